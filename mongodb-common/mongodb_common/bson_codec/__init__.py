@@ -1,0 +1,24 @@
+"""The BSON codec: BSON values to Singer JSON values and back (see docs/bson-types.md)."""
+
+from mongodb_common.bson_codec.singer_decoding import ExtendedJsonError, decode_value
+from mongodb_common.bson_codec.singer_encoding import (
+    ENCODINGS,
+    EXTENDED_JSON,
+    PLAIN,
+    UnsupportedBsonValueError,
+    encode_extended_json,
+    encode_plain,
+    get_encoder,
+)
+
+__all__ = [
+    "ENCODINGS",
+    "EXTENDED_JSON",
+    "PLAIN",
+    "ExtendedJsonError",
+    "UnsupportedBsonValueError",
+    "decode_value",
+    "encode_extended_json",
+    "encode_plain",
+    "get_encoder",
+]

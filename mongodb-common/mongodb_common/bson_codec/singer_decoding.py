@@ -1,0 +1,133 @@
+"""JSON values back to BSON values: the inverse of ``singer_encoding.encode_extended_json``.
+
+Used by target-mongodb for record values and by tap-mongodb for typed bookmarks. Accepts
+canonical and relaxed MongoDB Extended JSON v2 (and the legacy v1 forms mongoexport still
+writes), so files from other tools load too. A JSON object is read as a type wrapper only
+when its key set is exactly a wrapper's; any other object stays a document.
+
+Non-integral JSON numbers arrive from the Singer SDK's reader as ``decimal.Decimal`` and
+become doubles, matching what a JSON number means in Extended JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import decimal
+import typing as t
+import uuid
+
+from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.datetime_ms import DatetimeMS
+
+from mongodb_common.bson_codec.datetimes import iso_to_ms, ms_to_datetime
+
+if t.TYPE_CHECKING:
+    import datetime
+
+
+class ExtendedJsonError(ValueError):
+    """A value shaped like an Extended JSON wrapper whose content is invalid."""
+
+
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _date_from_ms(milliseconds: int) -> datetime.datetime | DatetimeMS:
+    try:
+        return ms_to_datetime(milliseconds)
+    except OverflowError:
+        return DatetimeMS(milliseconds)
+
+
+def _decode_date(content: t.Any) -> datetime.datetime | DatetimeMS:
+    if isinstance(content, str):
+        return _date_from_ms(iso_to_ms(content))
+    if isinstance(content, dict) and set(content) == {"$numberLong"}:
+        return _date_from_ms(int(content["$numberLong"]))
+    if isinstance(content, (int, decimal.Decimal, float)) and not isinstance(content, bool):
+        return _date_from_ms(int(content))
+    msg = f"invalid $date content: {content!r}"
+    raise ExtendedJsonError(msg)
+
+
+def _binary(data_b64: str, subtype_hex: str) -> Binary | bytes:
+    data = base64.b64decode(data_b64, validate=True)
+    subtype = int(subtype_hex, 16)
+    # pymongo decodes subtype 0 to bytes; mirror that so round trips compare equal.
+    return data if subtype == 0 else Binary(data, subtype)
+
+
+def _decode_binary(wrapper: dict[str, t.Any]) -> Binary | bytes:
+    content = wrapper["$binary"]
+    if isinstance(content, dict):  # v2: {"$binary": {"base64": ..., "subType": ...}}
+        return _binary(content["base64"], content["subType"])
+    return _binary(content, wrapper["$type"])  # v1: {"$binary": ..., "$type": ...}
+
+
+def _decode_double(content: str) -> float:
+    return _NON_FINITE[content] if content in _NON_FINITE else float(content)
+
+
+def _decode_regex_v2(wrapper: dict[str, t.Any]) -> Regex:
+    content = wrapper["$regularExpression"]
+    return Regex(content["pattern"], content.get("options", ""))
+
+
+def _decode_code(wrapper: dict[str, t.Any]) -> Code:
+    scope = wrapper.get("$scope")
+    return Code(wrapper["$code"], decode_value(scope) if scope is not None else None)
+
+
+def _decode_dbref(wrapper: dict[str, t.Any]) -> DBRef:
+    extra = {key: decode_value(item) for key, item in wrapper.items() if key not in {"$ref", "$id", "$db"}}
+    return DBRef(wrapper["$ref"], decode_value(wrapper["$id"]), wrapper.get("$db"), **extra)
+
+
+_WRAPPERS: dict[frozenset[str], t.Callable[[dict[str, t.Any]], t.Any]] = {
+    frozenset({"$oid"}): lambda w: ObjectId(w["$oid"]),
+    frozenset({"$numberLong"}): lambda w: Int64(int(w["$numberLong"])),
+    frozenset({"$numberInt"}): lambda w: int(w["$numberInt"]),
+    frozenset({"$numberDouble"}): lambda w: _decode_double(w["$numberDouble"]),
+    frozenset({"$numberDecimal"}): lambda w: Decimal128(w["$numberDecimal"]),
+    frozenset({"$date"}): lambda w: _decode_date(w["$date"]),
+    frozenset({"$binary"}): _decode_binary,
+    frozenset({"$binary", "$type"}): _decode_binary,
+    frozenset({"$uuid"}): lambda w: Binary(uuid.UUID(w["$uuid"]).bytes, 4),
+    frozenset({"$timestamp"}): lambda w: Timestamp(int(w["$timestamp"]["t"]), int(w["$timestamp"]["i"])),
+    frozenset({"$regularExpression"}): _decode_regex_v2,
+    frozenset({"$regex", "$options"}): lambda w: Regex(w["$regex"], w["$options"]),
+    frozenset({"$code"}): _decode_code,
+    frozenset({"$code", "$scope"}): _decode_code,
+    frozenset({"$minKey"}): lambda _w: MinKey(),
+    frozenset({"$maxKey"}): lambda _w: MaxKey(),
+    frozenset({"$symbol"}): lambda w: str(w["$symbol"]),
+    frozenset({"$undefined"}): lambda _w: None,
+    frozenset({"$dbPointer"}): lambda w: DBRef(w["$dbPointer"]["$ref"], decode_value(w["$dbPointer"]["$id"])),
+}
+
+
+def _decode_object(value: dict[str, t.Any]) -> t.Any:
+    first_key = next(iter(value), "")
+    if first_key.startswith("$"):
+        handler = _WRAPPERS.get(frozenset(value))
+        if handler is not None:
+            try:
+                return handler(value)
+            except (KeyError, TypeError, ValueError, decimal.InvalidOperation) as exc:
+                msg = f"invalid Extended JSON {first_key} value {value!r}: {exc}"
+                raise ExtendedJsonError(msg) from exc
+        if "$ref" in value and "$id" in value:
+            return _decode_dbref(value)
+    return {key: decode_value(item) for key, item in value.items()}
+
+
+def decode_value(value: t.Any) -> t.Any:
+    """Restore the BSON value an Extended JSON (or plain JSON) value stands for."""
+    value_type = type(value)
+    if value_type is dict:
+        return _decode_object(value)
+    if value_type is list:
+        return [decode_value(item) for item in value]
+    if value_type is decimal.Decimal:
+        return float(value)
+    return value

@@ -1,0 +1,114 @@
+"""The one place a MongoClient is built from connector settings.
+
+This is also the seam for the embedded stand-in: a ``litemongo://`` URI yields the
+file-backed stand-in (tests and demos only), any other URI a real ``pymongo.MongoClient``.
+Everything else in both connectors only ever calls the pymongo API on what this returns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+import pymongo
+import pymongo.errors
+from bson.codec_options import DatetimeConversion
+
+from mongodb_common.redaction import redact_uri
+
+STANDIN_SCHEME = "litemongo://"
+
+
+class MongoConnectionError(RuntimeError):
+    """The deployment could not be reached or refused us; names the host and the cause."""
+
+
+def connection_target(config: t.Mapping[str, t.Any]) -> str:
+    """The URI or host:port the settings point at, with any password masked (for messages)."""
+    uri = config.get("mongodb_uri")
+    if uri:
+        return redact_uri(uri)
+    return f"{config.get('host') or 'localhost'}:{config.get('port') or 27017}"
+
+
+def client_options(
+    config: t.Mapping[str, t.Any],
+    *,
+    read_preference: str | None = None,
+) -> tuple[str, dict[str, t.Any]]:
+    """The host argument and keyword options for ``pymongo.MongoClient``.
+
+    Decoding options are chosen for fidelity: timezone-aware UTC datetimes, and dates
+    outside Python's range decoded as ``DatetimeMS`` instead of raising.
+    """
+    host = config.get("mongodb_uri") or config.get("host") or "localhost"
+    options: dict[str, t.Any] = {
+        "tz_aware": True,
+        "tzinfo": datetime.timezone.utc,
+        "datetime_conversion": DatetimeConversion.DATETIME_AUTO,
+        "document_class": dict,
+        "appname": config.get("app_name"),
+        "serverSelectionTimeoutMS": config.get("server_selection_timeout_ms", 30_000),
+        "connectTimeoutMS": config.get("connect_timeout_ms", 20_000),
+    }
+    if not config.get("mongodb_uri"):
+        options["port"] = int(config.get("port") or 27017)
+    optional = {
+        "socketTimeoutMS": config.get("socket_timeout_ms"),
+        "username": config.get("username"),
+        "password": config.get("password"),
+        "authMechanism": config.get("auth_mechanism"),
+        "directConnection": config.get("direct_connection"),
+        "readPreference": read_preference,
+    }
+    if config.get("username"):
+        optional["authSource"] = config.get("auth_database") or "admin"
+    if config.get("tls"):
+        optional.update(
+            tls=True,
+            tlsCAFile=config.get("tls_ca_file"),
+            tlsCertificateKeyFile=config.get("tls_certificate_key_file"),
+            tlsCertificateKeyFilePassword=config.get("tls_certificate_key_file_password"),
+            tlsAllowInvalidHostnames=config.get("tls_allow_invalid_hostnames") or None,
+            tlsAllowInvalidCertificates=config.get("tls_allow_invalid_certificates") or None,
+        )
+    options.update({key: value for key, value in optional.items() if value is not None})
+    return host, {key: value for key, value in options.items() if value is not None}
+
+
+def create_client(
+    config: t.Mapping[str, t.Any],
+    *,
+    read_preference: str | None = None,
+) -> pymongo.MongoClient:
+    """A client for the settings; the stand-in for ``litemongo://`` URIs (tests and demos)."""
+    uri = config.get("mongodb_uri") or ""
+    if uri.startswith(STANDIN_SCHEME):
+        from mongodb_common import standin
+
+        return t.cast("pymongo.MongoClient", standin.connect(uri))
+    host, options = client_options(config, read_preference=read_preference)
+    try:
+        return pymongo.MongoClient(host, **options)
+    except (pymongo.errors.ConfigurationError, pymongo.errors.InvalidURI, TypeError, ValueError) as exc:
+        msg = f"invalid connection settings for {connection_target(config)}: {exc}"
+        raise MongoConnectionError(redact_uri(msg)) from None
+
+
+def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]) -> None:
+    """Fail fast, within the server-selection timeout, with a message naming host and cause."""
+    try:
+        client.admin.command("ping")
+    except pymongo.errors.OperationFailure as exc:
+        cause = (
+            "authentication failed"
+            if exc.code in {18, 8000}
+            else exc.details.get("errmsg", str(exc))
+            if exc.details
+            else str(exc)
+        )
+        msg = f"MongoDB at {connection_target(config)} refused the connection: {cause}"
+        raise MongoConnectionError(redact_uri(msg)) from None
+    except pymongo.errors.PyMongoError as exc:
+        msg = f"cannot reach MongoDB at {connection_target(config)}: {exc}"
+        raise MongoConnectionError(redact_uri(msg)) from None

@@ -1,0 +1,96 @@
+"""The connection settings both connectors accept, declared once in Singer SDK form."""
+
+from __future__ import annotations
+
+from singer_sdk import typing as th
+
+READ_PREFERENCES = ("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest")
+
+
+def connection_properties(*, default_app_name: str) -> list[th.Property]:
+    """Settings for reaching a deployment: a URI, or host/port/credentials, plus TLS and timeouts.
+
+    ``mongodb_uri`` wins over the discrete host settings when both are given, so a URI copied
+    from Atlas works as is; credentials given separately are still applied to it.
+    """
+    return [
+        th.Property(
+            "mongodb_uri",
+            th.StringType,
+            secret=True,
+            description=(
+                "Connection string (mongodb:// or mongodb+srv://). Overrides host and port. "
+                "A litemongo:///path URI selects the embedded stand-in used for tests and demos."
+            ),
+        ),
+        th.Property("host", th.StringType, default="localhost", description="Server host name (no URI)."),
+        th.Property("port", th.IntegerType, default=27017, description="Server port (no URI)."),
+        th.Property("username", th.StringType, description="User to authenticate as."),
+        th.Property("password", th.StringType, secret=True, description="Password of `username`."),
+        th.Property(
+            "auth_database",
+            th.StringType,
+            default="admin",
+            description="Database holding the user's credentials (authSource).",
+        ),
+        th.Property(
+            "auth_mechanism",
+            th.StringType,
+            description="SCRAM-SHA-256, SCRAM-SHA-1, MONGODB-X509, MONGODB-AWS, ... (server default if unset).",
+        ),
+        th.Property("tls", th.BooleanType, default=False, description="Connect with TLS."),
+        th.Property("tls_ca_file", th.StringType, description="PEM file of certificate authorities to trust."),
+        th.Property(
+            "tls_certificate_key_file",
+            th.StringType,
+            description="PEM file with the client certificate and private key (X.509 auth, mutual TLS).",
+        ),
+        th.Property(
+            "tls_certificate_key_file_password",
+            th.StringType,
+            secret=True,
+            description="Password of the client private key.",
+        ),
+        th.Property(
+            "tls_allow_invalid_hostnames",
+            th.BooleanType,
+            default=False,
+            description="Accept a server certificate whose host name does not match (unsafe).",
+        ),
+        th.Property(
+            "tls_allow_invalid_certificates",
+            th.BooleanType,
+            default=False,
+            description="Accept any server certificate (unsafe; for self-signed test servers only).",
+        ),
+        th.Property(
+            "direct_connection",
+            th.BooleanType,
+            description="Talk to the one given host only, without discovering the replica set.",
+        ),
+        th.Property(
+            "app_name", th.StringType, default=default_app_name, description="Shown in server logs and currentOp."
+        ),
+        th.Property(
+            "server_selection_timeout_ms",
+            th.IntegerType,
+            default=30_000,
+            description="How long to wait for a suitable server before failing.",
+        ),
+        th.Property("connect_timeout_ms", th.IntegerType, default=20_000, description="TCP connect timeout."),
+        th.Property(
+            "socket_timeout_ms",
+            th.IntegerType,
+            description="Timeout of a single network read or write; unset means none.",
+        ),
+    ]
+
+
+def read_preference_property() -> th.Property:
+    return th.Property(
+        "read_preference",
+        th.StringType,
+        default="secondaryPreferred",
+        allowed_values=list(READ_PREFERENCES),
+        description="Which members to read from; secondaries by default to spare the primary.",
+    )

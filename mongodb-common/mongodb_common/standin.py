@@ -1,0 +1,120 @@
+"""The embedded MongoDB stand-in, for tests and demos only (never for production data).
+
+There is no ``mongod`` in this project's build environment, so tests and the demo use
+litemongo: mongomock's pymongo-compatible API over SQLite files, shared between processes
+so a real ``meltano run`` of tap and target can pass data through it. A URI
+``litemongo:///some/dir`` names the directory holding the data.
+
+Where the stand-in lacks a pymongo call the connectors use, it is added here, answering in
+the shape a real server gives, so product code keeps calling pymongo exactly as it would
+against MongoDB.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import typing as t
+from urllib import parse
+
+import litemongo
+from bson import Binary, Code, Int64, MaxKey, MinKey, Regex, Timestamp
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.datetime_ms import DatetimeMS
+from litemongo import sqlite_store
+from litemongo._vendor.mongomock import database as mongomock_database
+from litemongo._vendor.mongomock import filtering as mongomock_filtering
+
+from mongodb_common.bson_codec import type_order
+
+CODEC_OPTIONS: CodecOptions = CodecOptions(
+    tz_aware=True,
+    tzinfo=datetime.timezone.utc,
+    datetime_conversion=DatetimeConversion.DATETIME_AUTO,
+)
+
+
+class _DatabaseStore(sqlite_store.DatabaseStore):
+    """Decodes stored BSON as our real clients do: aware UTC datetimes, any year."""
+
+    def __init__(self, path: t.Any) -> None:
+        super().__init__(path, codec_options=CODEC_OPTIONS)
+
+    def set_codec_options(self, codec_options: CodecOptions) -> None:
+        """Keep CODEC_OPTIONS: mongomock would reset them to defaults that fail on old dates."""
+
+
+class _ServerStore(sqlite_store.ServerStore):
+    def __getitem__(self, db_name: str) -> sqlite_store.DatabaseStore:
+        if db_name not in self._databases:
+            self._databases[db_name] = _DatabaseStore(self._dirpath / db_name)
+        return self._databases[db_name]
+
+
+def _list_collections(
+    self: mongomock_database.Database,
+    session: t.Any = None,  # noqa: ARG001 - pymongo signature
+    filter: t.Mapping[str, t.Any] | None = None,
+    **_kwargs: t.Any,
+) -> t.Iterator[dict[str, t.Any]]:
+    """`listCollections` results shaped as a server returns them (no views on the stand-in)."""
+    for name in self.list_collection_names():
+        info = {
+            "name": name,
+            "type": "collection",
+            "options": {},
+            "info": {"readOnly": False},
+            "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+        }
+        if not filter or mongomock_filtering.filter_applies(filter, info):
+            yield info
+
+
+mongomock_database.Database.list_collections = _list_collections
+
+_original_bson_compare = mongomock_filtering.bson_compare
+
+
+def _bson_compare(op: t.Callable[[t.Any, t.Any], bool], a: t.Any, b: t.Any, can_compare_types: bool = True) -> bool:
+    """Server ordering for every BSON type (mongomock cannot order Timestamp, MinKey, ...)."""
+    try:
+        key_a, key_b = type_order.sort_key(a), type_order.sort_key(b)
+    except TypeError:
+        return _original_bson_compare(op, a, b, can_compare_types)
+    if key_a[0] != key_b[0]:
+        return can_compare_types and op(key_a[0], key_b[0])
+    return op(key_a, key_b)
+
+
+mongomock_filtering.bson_compare = _bson_compare
+
+mongomock_filtering.TYPE_MAP.update(
+    {
+        "null": lambda v: v is None,
+        "undefined": lambda _v: False,
+        "symbol": lambda _v: False,
+        "dbPointer": lambda _v: False,
+        "regex": lambda v: isinstance(v, (Regex, re.Pattern)),
+        "javascript": lambda v: isinstance(v, Code) and v.scope is None,
+        "javascriptWithScope": lambda v: isinstance(v, Code) and v.scope is not None,
+        "timestamp": lambda v: isinstance(v, Timestamp),
+        "minKey": lambda v: isinstance(v, MinKey),
+        "maxKey": lambda v: isinstance(v, MaxKey),
+        "date": lambda v: isinstance(v, (datetime.datetime, DatetimeMS)),
+        "binData": lambda v: isinstance(v, (bytes, Binary)),
+        "int": lambda v: type(v) is int and -(2**31) <= v < 2**31,
+        "long": lambda v: isinstance(v, Int64),
+        "string": lambda v: isinstance(v, str) and not isinstance(v, Code),
+    }
+)
+
+
+def path_of(uri: str) -> str:
+    """The data directory a ``litemongo://`` URI names."""
+    parsed = parse.urlparse(uri)
+    return parse.unquote(parsed.netloc + parsed.path)
+
+
+def connect(uri: str) -> litemongo.MongoClient:
+    """A stand-in client over the directory the URI names (created if missing)."""
+    return litemongo.MongoClient(_ServerStore(path_of(uri)), tz_aware=True)

@@ -1,0 +1,1 @@
+"""tap-mongodb: a Singer tap for MongoDB built on the Meltano Singer SDK."""

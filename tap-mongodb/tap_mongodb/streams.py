@@ -1,0 +1,254 @@
+"""One Singer stream per MongoDB collection or view: reading documents, emitting records.
+
+The read methods are thin: query building lives in queries.py, the BSON conversion in the
+shared codec, and bookmark storage in bookmarks.py. Bookmarks are advanced in
+``_increment_stream_state``, which the SDK calls only after a record has been written, so a
+STATE message never claims a position whose record was not emitted.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+import pymongo
+from singer_sdk import Stream
+from singer_sdk import singerlib as singer
+from singer_sdk.helpers._typing import TypeConformanceLevel
+
+from mongodb_common.bson_codec import get_encoder
+from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare
+from tap_mongodb import bookmarks
+from tap_mongodb.catalog_metadata import build_metadata
+from tap_mongodb.queries import after_filter, before_bracket_filter
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_mongodb.discovery import CollectionInfo
+    from tap_mongodb.tap import TapMongoDB
+
+FULL_TABLE = "FULL_TABLE"
+INCREMENTAL = "INCREMENTAL"
+LOG_BASED = "LOG_BASED"
+ENVELOPE = "envelope"
+
+MISMATCH_EMIT = "emit"
+MISMATCH_SKIP = "skip"
+MISMATCH_FAIL = "fail"
+
+
+class CatalogValidationError(ValueError):
+    """The catalog asks a stream for something it cannot do; names the stream."""
+
+
+class ReplicationKeyMismatchError(RuntimeError):
+    """Documents an incremental sync cannot reach, with the policy set to fail."""
+
+
+def value_at_path(document: t.Mapping[str, t.Any], path: str) -> t.Any:
+    """The value at a dotted path, None when any step is missing (as MongoDB sorts it)."""
+    value: t.Any = document
+    for part in path.split("."):
+        if not isinstance(value, t.Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+class CollectionStream(Stream):
+    """A collection (or view) read with FULL_TABLE or INCREMENTAL replication."""
+
+    # Records leave the codec as JSON-ready values already; the SDK's per-record
+    # conformance walk would only cost time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: TapMongoDB, info: CollectionInfo, schema: dict[str, t.Any]) -> None:
+        super().__init__(tap, schema=schema, name=info.stream_id)
+        self.info = info
+        self.primary_keys = ["_id"]
+        configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
+        if configured_key:
+            self.replication_key = configured_key
+        self._mongo_tap = tap
+        self._encode = get_encoder(tap.config.get("bson_encoding", "plain"))
+        self._envelope = tap.config.get("schema_mode") == ENVELOPE
+        self._pending_position: tuple[str, t.Any] | None = None
+        self._bookmark: t.Any = bookmarks.NO_BOOKMARK
+
+    # -- catalog ---------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> singer.MetadataMapping:
+        if self._metadata is None:
+            in_catalog = self._tap_input_catalog and self._tap_input_catalog.get_stream(self.tap_stream_id)
+            if not in_catalog:
+                self._metadata = build_metadata(
+                    self.info,
+                    self.schema,
+                    replication_method=self.forced_replication_method,
+                    replication_key=self.replication_key,
+                )
+                self._metadata.root.selected = self._tap_input_catalog is None and self.selected_by_default
+        return super().metadata
+
+    @property
+    def _singer_catalog_entry(self) -> singer.CatalogEntry:
+        entry = super()._singer_catalog_entry
+        entry.database = self.info.database
+        entry.table = self.info.collection
+        entry.is_view = self.info.is_view
+        entry.row_count = self.info.row_count
+        return entry
+
+    def apply_catalog(self, catalog: singer.Catalog) -> None:
+        super().apply_catalog(catalog)
+        if self.selected:
+            self.validate_replication()
+
+    def validate_replication(self) -> None:
+        """Refuse, before any data moves, a replication set-up this stream cannot honour."""
+        method = self.replication_method
+        if method == LOG_BASED:
+            if not self.info.supports_change_streams:
+                msg = (
+                    f"stream {self.name!r} is a {self.info.kind}, which has no change log: "
+                    "choose FULL_TABLE or INCREMENTAL replication for it"
+                )
+                raise CatalogValidationError(msg)
+            msg = f"stream {self.name!r}: LOG_BASED replication is not available in this version yet"
+            raise CatalogValidationError(msg)
+        if method == INCREMENTAL and not self.replication_key:
+            msg = (
+                f"stream {self.name!r} uses INCREMENTAL replication but has no replication key: "
+                "set replication-key in its catalog metadata or in the replication_keys setting"
+            )
+            raise CatalogValidationError(msg)
+        if method not in {FULL_TABLE, INCREMENTAL}:
+            msg = f"stream {self.name!r}: unknown replication method {method!r}"
+            raise CatalogValidationError(msg)
+
+    @property
+    def is_sorted(self) -> bool:
+        return self.replication_method == INCREMENTAL
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # The SDK would emit ACTIVATE_VERSION before the first record of every run; ours is
+        # sent once the whole collection has been read (see _read_full_table).
+        return False
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def collection(self) -> pymongo.collection.Collection:
+        return self._mongo_tap.client[self.info.database][self.info.collection]
+
+    def _projection(self) -> dict[str, int] | None:
+        """Exclude deselected top-level fields server-side; `_id` and the key always stay.
+
+        An exclusion (not inclusion) projection keeps fields the schema sample never saw.
+        """
+        if self._envelope:
+            return None
+        keep = {"_id"}
+        if self.replication_key:
+            keep.add(self.replication_key.split(".", 1)[0])
+        excluded = {
+            name: 0
+            for name in self.schema.get("properties", {})
+            if name not in keep and not self.mask[("properties", name)]
+        }
+        return excluded or None
+
+    def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> pymongo.cursor.Cursor:
+        cursor = self.collection.find(query, self._projection(), sort=sort)
+        batch_size = self.config.get("cursor_batch_size")
+        return cursor.batch_size(batch_size) if batch_size else cursor
+
+    def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
+        if self._envelope:
+            return {"_id": self._encode(document["_id"]), "document": self._encode(document)}
+        return self._encode(document)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
+        if self.replication_method == INCREMENTAL:
+            yield from self._read_incremental()
+        else:
+            yield from self._read_full_table()
+
+    def _read_full_table(self) -> t.Iterator[dict[str, t.Any]]:
+        """All documents in `_id` order, resuming after the last `_id` an earlier run emitted.
+
+        `_id` never changes, so an ordered scan neither misses nor repeats a document that
+        existed when the sync began, whatever the mix of `_id` types.
+        """
+        state = self.stream_state
+        version, last_id = bookmarks.read_full_table_progress(state)
+        if version is None:
+            version = int(time.time() * 1000)
+            bookmarks.start_full_table(state, version)
+            query: dict[str, t.Any] = {}
+        elif bookmarks.has_bookmark(last_id):
+            self.logger.info("Resuming full-table sync of %s after _id %r", self.name, last_id)
+            query = after_filter("_id", last_id, inclusive=False)
+        else:
+            query = {}
+        self._stream_version = version
+        for document in self._find(query, [("_id", pymongo.ASCENDING)]):
+            self._pending_position = (bookmarks.LAST_ID, document["_id"])
+            yield self._to_record(document)
+        bookmarks.finish_full_table(state)
+        self.state_manager.is_flushed = False
+        if self.config.get("emit_activate_version_messages", True):
+            self._write_activate_version_message(version)
+
+    def _read_incremental(self) -> t.Iterator[dict[str, t.Any]]:
+        """Documents with key >= the bookmark (ties re-sent, harmlessly), in key order."""
+        key = t.cast("str", self.replication_key)
+        bookmark = bookmarks.read_replication_key_value(self.stream_state, key)
+        query: dict[str, t.Any] = {}
+        if bookmarks.has_bookmark(bookmark):
+            query = self._incremental_query(key, bookmark)
+        self._bookmark = bookmark
+        for document in self._find(query, [(key, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]):
+            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+            yield self._to_record(document)
+
+    def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:
+        """`>= bookmark`, plus what the mismatch policy says about keys it cannot reach."""
+        query = after_filter(key, bookmark, inclusive=True)
+        unreachable = before_bracket_filter(key, bookmark)
+        count = self.collection.count_documents(unreachable)
+        if not count:
+            return query
+        policy = self.config.get("incremental_key_type_mismatch", MISMATCH_EMIT)
+        bookmark_type = TYPE_BRACKETS[bracket_of(bookmark)][0]
+        message = (
+            f"stream {self.name!r}: {count} documents have replication key {key!r} missing, null "
+            f"or of a type that sorts before the bookmark's type ({bookmark_type}), so "
+            f"'{key} >= bookmark' cannot find them"
+        )
+        if policy == MISMATCH_FAIL:
+            msg = f"{message}; set incremental_key_type_mismatch to 'emit' or 'skip' to go on"
+            raise ReplicationKeyMismatchError(msg)
+        if policy == MISMATCH_SKIP:
+            self.logger.warning("%s; skipping them (incremental_key_type_mismatch=skip)", message)
+            return query
+        self.logger.warning("%s; emitting them again on every run (incremental_key_type_mismatch=emit)", message)
+        return {"$or": [unreachable, query]}
+
+    # -- bookmarks -------------------------------------------------------------------
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:  # noqa: ARG002
+        """Advance the bookmark to the record just written (called by the SDK after writing)."""
+        if self._pending_position is None:
+            return
+        kind, value = self._pending_position
+        self._pending_position = None
+        state = self.stream_state
+        if kind == bookmarks.LAST_ID:
+            bookmarks.write_full_table_progress(state, t.cast("int", self._stream_version), value)
+        elif not bookmarks.has_bookmark(self._bookmark) or compare(value, self._bookmark) > 0:
+            self._bookmark = value
+            bookmarks.write_replication_key_value(state, t.cast("str", self.replication_key), value)

@@ -1,0 +1,156 @@
+"""tap-mongodb: settings, connection, and the streams discovered or catalogued."""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from mongodb_common.bson_codec import ENCODINGS, PLAIN
+from mongodb_common.client_factory import create_client, verify_connection
+from mongodb_common.connection_settings import connection_properties, read_preference_property
+from tap_mongodb.discovery import CollectionInfo, discover_collections, stream_id_for
+from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
+from tap_mongodb.singer_writer import OrjsonSingerWriter
+from tap_mongodb.streams import ENVELOPE, MISMATCH_EMIT, MISMATCH_FAIL, MISMATCH_SKIP, CollectionStream
+
+if t.TYPE_CHECKING:
+    import pymongo
+    from singer_sdk import singerlib as singer
+
+SCHEMA_INFERRED = "inferred"
+
+
+class TapMongoDB(Tap):
+    """Extracts MongoDB collections and views with faithful BSON types."""
+
+    name = "tap-mongodb"
+    dynamic_catalog = True
+    message_writer_class = OrjsonSingerWriter
+
+    config_jsonschema = th.PropertiesList(
+        *connection_properties(default_app_name="tap-mongodb"),
+        read_preference_property(),
+        th.Property(
+            "database_includes",
+            th.ArrayType(th.StringType),
+            description="Databases to discover (shell patterns such as `shop*`); all readable ones if empty.",
+        ),
+        th.Property("database_excludes", th.ArrayType(th.StringType), description="Databases never to discover."),
+        th.Property(
+            "collection_includes",
+            th.ArrayType(th.StringType),
+            description="Collections to discover, as `name` or `database.name` patterns; all if empty.",
+        ),
+        th.Property(
+            "collection_excludes",
+            th.ArrayType(th.StringType),
+            description="Collections never to discover, as `name` or `database.name` patterns.",
+        ),
+        th.Property(
+            "schema_mode",
+            th.StringType,
+            default=SCHEMA_INFERRED,
+            allowed_values=[SCHEMA_INFERRED, ENVELOPE],
+            description=(
+                "`inferred`: a schema per collection from sampled documents. `envelope`: records "
+                "are `_id` plus the whole `document`, for destinations that want no schema."
+            ),
+        ),
+        th.Property(
+            "schema_sample_size",
+            th.IntegerType,
+            default=1000,
+            description="Documents sampled ($sample) per collection to infer its schema.",
+        ),
+        th.Property(
+            "bson_encoding",
+            th.StringType,
+            default=PLAIN,
+            allowed_values=list(ENCODINGS),
+            description=(
+                "`plain`: ordinary JSON for any target. `extended_json`: MongoDB Extended JSON "
+                "that restores exact BSON types (use it to load into target-mongodb)."
+            ),
+        ),
+        th.Property(
+            "replication_keys",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Replication key per stream id (`database-collection`), making it INCREMENTAL.",
+        ),
+        th.Property(
+            "incremental_key_type_mismatch",
+            th.StringType,
+            default=MISMATCH_EMIT,
+            allowed_values=[MISMATCH_EMIT, MISMATCH_SKIP, MISMATCH_FAIL],
+            description=(
+                "Documents whose replication key is missing or of a type sorting before the "
+                "bookmark's: `emit` them on every run, `skip` them (logged), or `fail`."
+            ),
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=True,
+            description="Send ACTIVATE_VERSION after each complete FULL_TABLE sync so targets drop deleted documents.",
+        ),
+        th.Property(
+            "cursor_batch_size",
+            th.IntegerType,
+            description="Documents per cursor batch (server default if unset); bounds memory per stream.",
+        ),
+    ).to_dict()
+
+    @functools.cached_property
+    def client(self) -> pymongo.MongoClient:
+        """One client for the whole run, checked once so a bad server fails fast and clearly."""
+        client = create_client(self.config, read_preference=self.config.get("read_preference"))
+        verify_connection(client, self.config)
+        return client
+
+    def discover_streams(self) -> list[CollectionStream]:
+        """Streams from the input catalog when given (no sampling), else from discovery."""
+        if self.input_catalog is not None:
+            return [self._stream_from_catalog(entry) for entry in self.input_catalog.streams]
+        return [
+            CollectionStream(self, info, self._infer_schema(info))
+            for info in discover_collections(self.client, self.config)
+        ]
+
+    def _stream_from_catalog(self, entry: singer.CatalogEntry) -> CollectionStream:
+        database, collection = entry.database, entry.table
+        if not database or not collection:
+            database, _, collection = entry.tap_stream_id.partition("-")
+        info = CollectionInfo(
+            database=database,
+            collection=collection,
+            kind="view" if entry.is_view else "collection",
+            row_count=entry.row_count,
+        )
+        if info.stream_id != entry.tap_stream_id:
+            msg = (
+                f"catalog stream {entry.tap_stream_id!r} names database {database!r} and "
+                f"collection {collection!r}, whose stream id is {info.stream_id!r}"
+            )
+            raise ValueError(msg)
+        return CollectionStream(self, info, entry.schema.to_dict())
+
+    def _infer_schema(self, info: CollectionInfo) -> dict[str, t.Any]:
+        size = int(self.config.get("schema_sample_size", 1000))
+        collection = self.client[info.database][info.collection]
+        sample = collection.aggregate([{"$sample": {"size": size}}]) if size > 0 else []
+        inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
+        envelope = self.config.get("schema_mode") == ENVELOPE
+        for document in sample:
+            inferrer.observe({"_id": document["_id"]} if envelope else document)
+        schema = inferrer.schema()
+        self.logger.info("Inferred schema of %s from %d sampled documents", info.stream_id, inferrer.document_count)
+        return envelope_schema(schema["properties"]["_id"]) if envelope else schema
+
+
+__all__ = ["TapMongoDB", "stream_id_for"]
+
+if __name__ == "__main__":
+    TapMongoDB.cli()

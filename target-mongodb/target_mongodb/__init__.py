@@ -1,0 +1,1 @@
+"""target-mongodb: a Singer target for MongoDB built on the Meltano Singer SDK."""

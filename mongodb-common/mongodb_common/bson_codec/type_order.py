@@ -41,36 +41,30 @@ MIN_KEY, NULL, NUMBER, STRING, OBJECT, ARRAY, BINARY, OBJECT_ID, BOOLEAN, DATE =
 TIMESTAMP, REGEX, CODE, MAX_KEY = range(10, 14)
 
 
-def bracket_of(value: t.Any) -> int:  # noqa: PLR0911 - one branch per BSON type family
+# Checked in order: bool before the numbers (bool is an int), Code before strings (Code is a str).
+_BRACKET_BY_TYPE: tuple[tuple[tuple[type, ...], int], ...] = (
+    ((type(None),), NULL),
+    ((bool,), BOOLEAN),
+    ((int, float, Decimal128, decimal.Decimal), NUMBER),
+    ((Code,), CODE),
+    ((str,), STRING),
+    ((ObjectId,), OBJECT_ID),
+    ((datetime.datetime, DatetimeMS), DATE),
+    ((dict, DBRef), OBJECT),
+    ((list, tuple), ARRAY),
+    ((bytes, Binary, uuid.UUID), BINARY),
+    ((Timestamp,), TIMESTAMP),
+    ((Regex, re.Pattern), REGEX),
+    ((MinKey,), MIN_KEY),
+    ((MaxKey,), MAX_KEY),
+)
+
+
+def bracket_of(value: t.Any) -> int:
     """The sort bracket of a decoded BSON value (a missing field sorts as null)."""
-    if value is None:
-        return NULL
-    if isinstance(value, bool):
-        return BOOLEAN
-    if isinstance(value, (int, float, Decimal128, decimal.Decimal)):
-        return NUMBER
-    if isinstance(value, str):
-        return STRING
-    if isinstance(value, ObjectId):
-        return OBJECT_ID
-    if isinstance(value, (datetime.datetime, DatetimeMS)):
-        return DATE
-    if isinstance(value, (dict, DBRef)):
-        return OBJECT
-    if isinstance(value, (list, tuple)):
-        return ARRAY
-    if isinstance(value, (bytes, Binary, uuid.UUID)):
-        return BINARY
-    if isinstance(value, Timestamp):
-        return TIMESTAMP
-    if isinstance(value, (Regex, re.Pattern)):
-        return REGEX
-    if isinstance(value, Code):
-        return CODE
-    if isinstance(value, MinKey):
-        return MIN_KEY
-    if isinstance(value, MaxKey):
-        return MAX_KEY
+    for types, bracket in _BRACKET_BY_TYPE:
+        if isinstance(value, types):
+            return bracket
     msg = f"no BSON sort order known for Python type {type(value).__name__}"
     raise TypeError(msg)
 

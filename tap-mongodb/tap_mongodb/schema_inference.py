@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import typing as t
 import uuid
 
@@ -20,7 +21,7 @@ from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
 
-_SCALAR_STRING_TYPES = (str, ObjectId, Regex, MinKey, MaxKey, bytes, uuid.UUID)
+_SCALAR_STRING_TYPES = (str, ObjectId, Regex, re.Pattern, MinKey, MaxKey, bytes, uuid.UUID)
 
 
 class _Node:
@@ -56,7 +57,8 @@ def _plain_scalar(value: t.Any) -> tuple[str, str | None]:  # noqa: PLR0911 - on
         return ("number", None) if math.isfinite(value) else ("string", None)
     if isinstance(value, Decimal128):
         number = value.to_decimal()
-        return ("number", None) if number.is_finite() else ("string", None)
+        in_double_range = number.is_finite() and (not number or -308 <= number.adjusted() <= 308)
+        return ("number", None) if in_double_range else ("string", None)
     if isinstance(value, datetime.datetime):
         return "string", "date-time"
     if isinstance(value, DatetimeMS):

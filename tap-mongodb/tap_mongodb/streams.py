@@ -14,7 +14,7 @@ import typing as t
 import pymongo
 from singer_sdk import Stream
 from singer_sdk import singerlib as singer
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from mongodb_common.bson_codec import get_encoder
 from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare

@@ -79,11 +79,18 @@ def _plain_float(value: float) -> float | str:
 
 
 def _plain_decimal128(value: Decimal128) -> decimal.Decimal | str:
+    """An exact JSON number; text where JSON numbers cannot go or readers would overflow.
+
+    Beyond the double range (|exponent| > 308) many JSON readers fail or yield infinity, so
+    such values travel as their decimal text, like NaN and the infinities.
+    """
     number = value.to_decimal()
     if number.is_nan():
         return "NaN"
     if number.is_infinite():
         return "Infinity" if number > 0 else "-Infinity"
+    if number and not -308 <= number.adjusted() <= 308:
+        return str(number)
     return number
 
 

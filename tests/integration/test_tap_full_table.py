@@ -1,0 +1,119 @@
+"""FULL_TABLE: every document once, in `_id` order, resumable, with projection pushdown."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId
+from tap_mongodb.streams import CollectionStream
+
+from tests.support.deployment import Deployment
+from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
+
+MIXED_IDS: list[t.Any] = [
+    3,
+    Int64(1),
+    2.5,
+    Decimal128("4.5"),
+    "a",
+    "b",
+    {"compound": 1},
+    ObjectId("6630c2f0a1b2c3d4e5f60718"),
+    ObjectId("6630c2f0a1b2c3d4e5f60719"),
+    True,
+    MinKey(),
+    MaxKey(),
+]
+
+
+@pytest.fixture
+def small_state_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STATE every 2 records, so interruption tests have a resume point to use."""
+    monkeypatch.setattr(CollectionStream, "STATE_MSG_FREQUENCY", 2)
+
+
+def _stream_id(deployment: Deployment, name: str) -> str:
+    return f"{deployment.prefix}shop-{name}"
+
+
+def test_full_table_emits_every_document_with_mixed_id_types_in_server_order(deployment: Deployment) -> None:
+    deployment.database("shop").things.insert_many([{"_id": i, "n": n} for n, i in enumerate(MIXED_IDS)])
+    messages = run_tap(deployment.config())
+    emitted = [r["n"] for r in records(messages)]
+    assert sorted(emitted) == list(range(len(MIXED_IDS)))
+    # Server order: MinKey, numbers by value, strings, objects, ObjectIds, booleans, MaxKey.
+    assert emitted == [10, 1, 2, 0, 3, 4, 5, 6, 7, 8, 9, 11]
+
+
+def test_activate_version_follows_the_last_record_and_state_is_cleared(deployment: Deployment) -> None:
+    deployment.database("shop").orders.insert_many([{"_id": i} for i in range(3)])
+    messages = run_tap(deployment.config())
+    kinds = [m["type"] for m in messages]
+    last_record = max(i for i, kind in enumerate(kinds) if kind == "RECORD")
+    activate = kinds.index("ACTIVATE_VERSION")
+    assert activate == last_record + 1
+    versions = {m["version"] for m in messages if m["type"] in {"RECORD", "ACTIVATE_VERSION"}}
+    assert len(versions) == 1
+    assert last_state(messages)["bookmarks"][_stream_id(deployment, "orders")] == {}
+
+
+@pytest.mark.usefixtures("small_state_interval")
+@pytest.mark.parametrize("stop_after", [2, 3, 6, 11])
+def test_interrupted_full_table_resumes_after_the_last_id(deployment: Deployment, stop_after: int) -> None:
+    deployment.database("shop").things.insert_many([{"_id": i, "n": n} for n, i in enumerate(MIXED_IDS)])
+    config = deployment.config()
+    first = run_tap(config, stop_after_records=stop_after)
+    state = last_state(first)
+    progress = state["bookmarks"][_stream_id(deployment, "things")]
+    assert "last_id" in progress
+    assert "version" in progress
+    second = run_tap(config, state=state)
+    delivered = [r["n"] for r in records(first)] + [r["n"] for r in records(second)]
+    assert set(delivered) == set(range(len(MIXED_IDS)))
+    # Nothing before the resume point is sent again: at most the records after the last STATE.
+    assert len(delivered) - len(MIXED_IDS) < 2
+    # The resumed run keeps the interrupted run's version, so the target sees one table version.
+    assert {m["version"] for m in second if m["type"] == "RECORD"} == {progress["version"]}
+    assert "last_id" not in last_state(second)["bookmarks"][_stream_id(deployment, "things")]
+
+
+def test_deselected_fields_are_not_fetched_and_id_is_kept(deployment: Deployment) -> None:
+    deployment.database("shop").customers.insert_many(
+        [{"_id": i, "name": f"n{i}", "secret": "x", "nested": {"a": 1}} for i in range(3)]
+    )
+    stream_id = _stream_id(deployment, "customers")
+    catalog = select_streams(discover(deployment.config()), [stream_id], deselect_fields=["secret", "nested"])
+    captured: list[t.Any] = []
+    original_find = CollectionStream._find
+
+    def spy_find(self: CollectionStream, query: dict[str, t.Any], sort: list[t.Any]) -> t.Any:
+        captured.append(self._projection())
+        return original_find(self, query, sort)
+
+    pytest.MonkeyPatch().setattr(CollectionStream, "_find", spy_find)
+    try:
+        rows = records(run_tap(deployment.config(), catalog=catalog))
+    finally:
+        pytest.MonkeyPatch().undo()
+        CollectionStream._find = original_find  # type: ignore[method-assign]
+    assert captured == [{"secret": 0, "nested": 0}]
+    assert rows == [{"_id": i, "name": f"n{i}"} for i in range(3)]
+
+
+def test_fields_missing_from_the_sample_are_still_emitted(deployment: Deployment) -> None:
+    collection = deployment.database("shop").events
+    collection.insert_one({"_id": 1, "a": 1})
+    catalog = discover(deployment.config())
+    collection.insert_one({"_id": 2, "a": 2, "added_later": {"deep": True}})
+    rows = records(run_tap(deployment.config(), catalog=catalog))
+    assert rows[-1] == {"_id": 2, "a": 2, "added_later": {"deep": True}}
+
+
+def test_only_selected_streams_are_synced(deployment: Deployment) -> None:
+    shop = deployment.database("shop")
+    shop.orders.insert_one({"_id": 1})
+    shop.customers.insert_one({"_id": 1})
+    catalog = select_streams(discover(deployment.config()), [_stream_id(deployment, "orders")])
+    messages = run_tap(deployment.config(), catalog=catalog)
+    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {_stream_id(deployment, "orders")}

@@ -1,0 +1,49 @@
+"""Where integration tests get their MongoDB: a real server when MONGODB_URI is set, else the stand-in.
+
+Every test works in databases named with a unique prefix and drops them afterwards, so the
+same tests can run against a shared real deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+import uuid
+
+from mongodb_common.client_factory import create_client
+
+if t.TYPE_CHECKING:
+    import pymongo
+
+REAL_URI = os.environ.get("MONGODB_URI")
+
+
+def connector_config(uri: str, **settings: t.Any) -> dict[str, t.Any]:
+    return {"mongodb_uri": uri, "server_selection_timeout_ms": 5000, **settings}
+
+
+class Deployment:
+    """A MongoDB to test against, plus the databases a test created in it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.client: pymongo.MongoClient = create_client({"mongodb_uri": uri})
+        self.prefix = f"t{uuid.uuid4().hex[:8]}_"
+        self.is_real = not uri.startswith("litemongo://")
+
+    def db_name(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def database(self, name: str) -> pymongo.database.Database:
+        return self.client[self.db_name(name)]
+
+    def config(self, **settings: t.Any) -> dict[str, t.Any]:
+        """Tap or target settings limited to this test's databases."""
+        settings.setdefault("database_includes", [f"{self.prefix}*"])
+        return connector_config(self.uri, **settings)
+
+    def cleanup(self) -> None:
+        for name in self.client.list_database_names():
+            if name.startswith(self.prefix):
+                self.client.drop_database(name)
+        self.client.close()

@@ -1,0 +1,85 @@
+"""Inferred schemas describe exactly the records the tap emits."""
+
+from __future__ import annotations
+
+import datetime
+
+import jsonschema
+import orjson
+from bson import Decimal128, Int64, ObjectId, Timestamp
+
+from mongodb_common.bson_codec import encode_extended_json, encode_plain
+from tap_mongodb.schema_inference import infer_schema
+from tap_mongodb.singer_writer import serialize
+from tests.support.bson_samples import UTC, every_type_document
+
+
+def _as_emitted(value: object) -> object:
+    return orjson.loads(serialize(value))
+
+
+def test_plain_schema_types_and_formats() -> None:
+    schema = infer_schema(
+        [
+            {"_id": ObjectId(), "n": 1, "when": datetime.datetime(2024, 1, 1, tzinfo=UTC), "ts": Timestamp(1, 1)},
+            {"_id": ObjectId(), "n": 2.5, "when": datetime.datetime(2024, 1, 2, tzinfo=UTC), "big": Int64(1)},
+        ],
+        "plain",
+    )
+    props = schema["properties"]
+    assert props["_id"] == {"type": "string"}
+    assert props["n"]["type"] == ["number", "null"]
+    assert props["when"] == {"type": ["string", "null"], "format": "date-time"}
+    assert props["ts"]["properties"] == {"t": {"type": ["integer", "null"]}, "i": {"type": ["integer", "null"]}}
+    assert props["big"]["type"] == ["integer", "null"]
+    assert schema["required"] == ["_id"]
+
+
+def test_mixed_types_become_unions_and_lose_a_format_they_do_not_all_share() -> None:
+    schema = infer_schema(
+        [{"_id": 1, "v": "text"}, {"_id": "a", "v": datetime.datetime(2024, 1, 1, tzinfo=UTC)}, {"_id": 2.5, "v": 3}],
+        "plain",
+    )
+    assert schema["properties"]["_id"]["type"] == ["integer", "string"] or schema["properties"]["_id"]["type"] == [
+        "number",
+        "string",
+    ]
+    assert schema["properties"]["v"] == {"type": ["integer", "string", "null"]}
+
+
+def test_nested_objects_and_arrays_are_described_for_flattening() -> None:
+    schema = infer_schema([{"_id": 1, "a": {"b": {"c": [{"d": 1}, {"e": "x"}]}}, "empty": []}], "plain")
+    c = schema["properties"]["a"]["properties"]["b"]["properties"]["c"]
+    assert c["type"] == ["array", "null"]
+    assert set(c["items"]["properties"]) == {"d", "e"}
+    assert schema["properties"]["empty"] == {"type": ["array", "null"], "items": {}}
+
+
+def test_field_only_ever_null_allows_anything() -> None:
+    schema = infer_schema([{"_id": 1, "x": None}], "plain")
+    assert schema["properties"]["x"] == {}
+
+
+def test_schema_validates_the_plain_record_of_every_bson_type() -> None:
+    document = every_type_document()
+    schema = infer_schema([document], "plain")
+    jsonschema.validate(_as_emitted(encode_plain(document)), schema)
+
+
+def test_schema_validates_the_extended_json_record_of_every_bson_type() -> None:
+    document = every_type_document()
+    schema = infer_schema([document], "extended_json")
+    assert schema["properties"]["_id"]["properties"] == {"$oid": {"type": ["string", "null"]}}
+    assert schema["properties"]["int64"]["properties"] == {"$numberLong": {"type": ["string", "null"]}}
+    jsonschema.validate(_as_emitted(encode_extended_json(document)), schema)
+
+
+def test_decimal_beyond_double_range_is_a_string_in_plain_schema() -> None:
+    schema = infer_schema([{"_id": 1, "d": Decimal128("1E+400"), "e": Decimal128("1.5")}], "plain")
+    assert schema["properties"]["d"]["type"] == ["string", "null"]
+    assert schema["properties"]["e"]["type"] == ["number", "null"]
+
+
+def test_empty_collection_gets_an_objectid_shaped_id() -> None:
+    assert infer_schema([], "plain")["properties"] == {"_id": {"type": "string"}}
+    assert infer_schema([], "extended_json")["properties"]["_id"]["properties"] == {"$oid": {"type": "string"}}

@@ -109,6 +109,11 @@ def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]
         )
         msg = f"MongoDB at {connection_target(config)} refused the connection: {cause}"
         raise MongoConnectionError(redact_uri(msg)) from None
+    except pymongo.errors.ServerSelectionTimeoutError as exc:
+        cause = str(exc).split(", Timeout:", 1)[0]  # the rest is pymongo's topology dump
+        waited = config.get("server_selection_timeout_ms", 30_000)
+        msg = f"cannot reach MongoDB at {connection_target(config)} (waited {waited} ms): {cause}"
+        raise MongoConnectionError(redact_uri(msg)) from None
     except pymongo.errors.PyMongoError as exc:
         msg = f"cannot reach MongoDB at {connection_target(config)}: {exc}"
         raise MongoConnectionError(redact_uri(msg)) from None

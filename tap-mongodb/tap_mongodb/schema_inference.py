@@ -21,6 +21,9 @@ from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
 
+# Spelled out rather than `{}`: the SDK and many targets need a "type" on every property.
+ANY_JSON_TYPES = ("array", "boolean", "integer", "number", "object", "string", "null")
+
 _SCALAR_STRING_TYPES = (str, ObjectId, Regex, re.Pattern, MinKey, MaxKey, bytes, uuid.UUID)
 
 
@@ -160,7 +163,7 @@ def _default_id_schema(extended: bool) -> dict[str, t.Any]:
 def _render(node: _Node, *, nullable: bool = True) -> dict[str, t.Any]:
     types = set(node.types)
     if types == {"null"}:
-        return {}  # only ever null in the sample: nothing is known, so allow anything
+        return {"type": list(ANY_JSON_TYPES)}  # only ever null in the sample: allow anything
     if "integer" in types and "number" in types:
         types.discard("integer")
     if nullable:

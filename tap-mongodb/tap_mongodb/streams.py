@@ -67,9 +67,9 @@ class CollectionStream(Stream):
         super().__init__(tap, schema=schema, name=info.stream_id)
         self.info = info
         self.primary_keys = ["_id"]
-        configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
-        if configured_key:
-            self.replication_key = configured_key
+        self._configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
+        if self._configured_key:
+            self.replication_key = self._configured_key
         self._mongo_tap = tap
         self._encode = get_encoder(tap.config.get("bson_encoding", "plain"))
         self._envelope = tap.config.get("schema_mode") == ENVELOPE
@@ -99,10 +99,25 @@ class CollectionStream(Stream):
         entry.table = self.info.collection
         entry.is_view = self.info.is_view
         entry.row_count = self.info.row_count
+        # Only a method someone chose; a default written here would override the metadata
+        # users (and Meltano) edit.
+        entry.replication_method = self.forced_replication_method
         return entry
 
     def apply_catalog(self, catalog: singer.Catalog) -> None:
+        """Apply the catalog, reading the replication keys the SDK's parser drops.
+
+        Precedence: ``forced-replication-method``, then ``replication-method`` (Meltano's
+        metadata key) in the stream's metadata, then the entry's ``replication_method``;
+        the key from the catalog, else the ``replication_keys`` setting.
+        """
         super().apply_catalog(catalog)
+        raw = self._mongo_tap.raw_stream_metadata(self.tap_stream_id)
+        method = raw.get("forced-replication-method") or raw.get("replication-method")
+        if method:
+            self.forced_replication_method = str(method).upper()
+        key = raw.get("replication-key") or self.replication_key or self._configured_key
+        self.replication_key = key
         if self.selected:
             self.validate_replication()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import typing as t
+from pathlib import Path
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -21,6 +23,17 @@ if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
 SCHEMA_INFERRED = "inferred"
+
+
+def _raw_catalog(catalog: t.Any) -> dict[str, t.Any]:
+    """The catalog as plain JSON data, whichever form the SDK was handed."""
+    if catalog is None:
+        return {}
+    if isinstance(catalog, dict):
+        return catalog
+    if hasattr(catalog, "to_dict"):
+        return t.cast("dict[str, t.Any]", catalog.to_dict())
+    return t.cast("dict[str, t.Any]", json.loads(Path(catalog).read_text(encoding="utf-8")))
 
 
 class TapMongoDB(Tap):
@@ -102,6 +115,19 @@ class TapMongoDB(Tap):
             description="Documents per cursor batch (server default if unset); bounds memory per stream.",
         ),
     ).to_dict()
+
+    def __init__(self, *, catalog: t.Any = None, **kwargs: t.Any) -> None:
+        self._raw_catalog = _raw_catalog(catalog)
+        super().__init__(catalog=catalog, **kwargs)
+
+    def raw_stream_metadata(self, tap_stream_id: str) -> dict[str, t.Any]:
+        """The stream's root metadata exactly as given, unknown keys included."""
+        for stream in self._raw_catalog.get("streams", []):
+            if stream.get("tap_stream_id") == tap_stream_id:
+                for entry in stream.get("metadata", []):
+                    if entry.get("breadcrumb") == []:
+                        return dict(entry.get("metadata", {}))
+        return {}
 
     @functools.cached_property
     def client(self) -> pymongo.MongoClient:

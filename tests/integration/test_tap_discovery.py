@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from bson import Int64, ObjectId
 
-from tests.support.deployment import Deployment
 from tests.support.singer_io import discover
+
+if TYPE_CHECKING:
+    from tests.support.deployment import Deployment
 
 UTC = datetime.timezone.utc
 
@@ -19,7 +22,10 @@ def _root_metadata(stream: dict) -> dict:
 def _seed(deployment: Deployment) -> None:
     shop = deployment.database("shop")
     shop.orders.insert_many(
-        [{"_id": ObjectId(), "total": Int64(i), "updated_at": datetime.datetime(2024, 1, i + 1, tzinfo=UTC)} for i in range(5)]
+        [
+            {"_id": ObjectId(), "total": Int64(i), "updated_at": datetime.datetime(2024, 1, i + 1, tzinfo=UTC)}
+            for i in range(5)
+        ]
     )
     shop.orders.create_index("updated_at")
     shop.customers.insert_one({"_id": "c1", "name": "Ada", "address": {"city": "London"}})

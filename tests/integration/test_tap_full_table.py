@@ -6,10 +6,12 @@ import typing as t
 
 import pytest
 from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId
-from tap_mongodb.streams import CollectionStream
 
-from tests.support.deployment import Deployment
+from tap_mongodb.streams import CollectionStream
 from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
+
+if t.TYPE_CHECKING:
+    from tests.support.deployment import Deployment
 
 MIXED_IDS: list[t.Any] = [
     3,

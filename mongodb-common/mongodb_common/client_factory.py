@@ -14,12 +14,13 @@ import pymongo
 import pymongo.errors
 from bson.codec_options import DatetimeConversion
 
+from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.redaction import redact_uri
 
 STANDIN_SCHEME = "litemongo://"
 
 
-class MongoConnectionError(RuntimeError):
+class MongoConnectionError(ConnectorError):
     """The deployment could not be reached or refused us; names the host and the cause."""
 
 

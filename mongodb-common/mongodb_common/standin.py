@@ -13,15 +13,22 @@ against MongoDB.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
+import sqlite3
+import threading
 import typing as t
 from urllib import parse
 
+import bson
 import litemongo
+import pymongo
 from bson import Binary, Code, Int64, MaxKey, MinKey, Regex, Timestamp
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
+from bson.raw_bson import RawBSONDocument
 from litemongo import sqlite_store
+from litemongo._vendor.mongomock import collection as mongomock_collection
 from litemongo._vendor.mongomock import database as mongomock_database
 from litemongo._vendor.mongomock import filtering as mongomock_filtering
 
@@ -107,6 +114,87 @@ mongomock_filtering.TYPE_MAP.update(
         "string": lambda v: isinstance(v, str) and not isinstance(v, Code),
     }
 )
+
+
+# A MongoClient may be used from many threads (target-mongodb drains sinks in parallel); the
+# stand-in's SQLite connections may not. Connections are opened shareable and every call
+# that touches them is serialized by one lock.
+_LOCK = threading.RLock()
+_SERIALIZED_COLLECTION_METHODS = (
+    "bulk_write",
+    "insert_one",
+    "insert_many",
+    "replace_one",
+    "update_one",
+    "update_many",
+    "delete_one",
+    "delete_many",
+    "find_one",
+    "count_documents",
+    "estimated_document_count",
+    "create_index",
+    "create_indexes",
+    "drop_index",
+    "list_indexes",
+    "index_information",
+    "drop",
+)
+
+
+def _serialized(method: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    @functools.wraps(method)
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        with _LOCK:
+            return method(*args, **kwargs)
+
+    return call
+
+
+def _inflated(document: t.Any) -> t.Any:
+    if isinstance(document, RawBSONDocument):
+        return bson.decode(document.raw, codec_options=CODEC_OPTIONS)
+    return document
+
+
+def _with_inflated_documents(operation: t.Any) -> t.Any:
+    """pymongo sends RawBSONDocument bytes as they are; mongomock needs dicts."""
+    document = getattr(operation, "_doc", None)
+    if not isinstance(document, RawBSONDocument):
+        return operation
+    if isinstance(operation, pymongo.InsertOne):
+        return pymongo.InsertOne(_inflated(document))
+    return pymongo.ReplaceOne(operation._filter, _inflated(document), upsert=operation._upsert)
+
+
+_mongomock_bulk_write = mongomock_collection.Collection.bulk_write
+
+
+def _bulk_write(
+    self: mongomock_collection.Collection, requests: t.Iterable[t.Any], *args: t.Any, **kwargs: t.Any
+) -> t.Any:
+    return _mongomock_bulk_write(self, [_with_inflated_documents(op) for op in requests], *args, **kwargs)
+
+
+mongomock_collection.Collection.bulk_write = _bulk_write
+
+for _name in _SERIALIZED_COLLECTION_METHODS:
+    setattr(mongomock_collection.Collection, _name, _serialized(getattr(mongomock_collection.Collection, _name)))
+for _name in ("drop_collection", "create_collection", "command"):
+    setattr(mongomock_database.Database, _name, _serialized(getattr(mongomock_database.Database, _name)))
+
+
+class _SharedSqlite:
+    """The sqlite3 module as litemongo sees it: connections usable from any thread."""
+
+    def __getattr__(self, name: str) -> t.Any:
+        return getattr(sqlite3, name)
+
+    @staticmethod
+    def connect(*args: t.Any, **kwargs: t.Any) -> sqlite3.Connection:
+        return sqlite3.connect(*args, check_same_thread=False, **kwargs)
+
+
+sqlite_store.sqlite3 = _SharedSqlite()  # type: ignore[assignment]
 
 
 def path_of(uri: str) -> str:

@@ -14,13 +14,15 @@ import typing as t
 import pymongo
 import pymongo.errors
 
+from mongodb_common.cli_errors import ConnectorError
+
 SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
 UNAUTHORIZED = 13
 
 logger = logging.getLogger(__name__)
 
 
-class DiscoveryError(RuntimeError):
+class DiscoveryError(ConnectorError):
     """Discovery could not list what the settings ask for; names the database and cause."""
 
 

@@ -18,6 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from mongodb_common.bson_codec import get_encoder
 from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare
+from mongodb_common.cli_errors import ConnectorError
 from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.queries import after_filter, before_bracket_filter
@@ -38,11 +39,11 @@ MISMATCH_SKIP = "skip"
 MISMATCH_FAIL = "fail"
 
 
-class CatalogValidationError(ValueError):
+class CatalogValidationError(ConnectorError):
     """The catalog asks a stream for something it cannot do; names the stream."""
 
 
-class ReplicationKeyMismatchError(RuntimeError):
+class ReplicationKeyMismatchError(ConnectorError):
     """Documents an incremental sync cannot reach, with the policy set to fail."""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import os
 import shutil
 import tempfile
 import typing as t
@@ -21,7 +22,7 @@ from tests.support.bson_samples import every_type_document
 from tests.support.deployment import REAL_URI, connector_config
 
 UTC = datetime.timezone.utc
-DATABASE = "sdk_standard_tests"
+DATABASE = f"sdk_standard_tests_{os.getpid()}"  # one per pytest-xdist worker
 
 
 def _seeded_uri() -> str:

@@ -93,3 +93,51 @@ def select_streams(
             elif entry["breadcrumb"][-1] in set(deselect_fields):
                 entry["metadata"]["selected"] = False
     return catalog
+
+
+def singer_lines(messages: t.Iterable[dict[str, t.Any] | str]) -> str:
+    """Singer input text; strings are taken as raw lines (for malformed input)."""
+    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+
+
+def run_target(
+    config: dict[str, t.Any],
+    messages: t.Iterable[dict[str, t.Any] | str],
+    *,
+    states_out: list[dict[str, t.Any]] | None = None,
+) -> list[dict[str, t.Any]]:
+    """Feed messages to target-mongodb in process; returns the STATE values it emitted.
+
+    `states_out` receives them too, even when the target fails.
+    """
+    from target_mongodb.target import TargetMongoDB
+
+    output = io.StringIO()
+    states = states_out if states_out is not None else []
+    previous, sys.stdout = sys.stdout, output
+    try:
+        TargetMongoDB(config=config).listen(io.StringIO(singer_lines(messages)))
+    finally:
+        sys.stdout = previous
+        states.extend(json.loads(line) for line in output.getvalue().splitlines() if line.strip())
+    return states
+
+
+def schema_message(stream: str, properties: dict[str, t.Any], key_properties: list[str]) -> dict[str, t.Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": key_properties,
+    }
+
+
+def record_message(stream: str, record: dict[str, t.Any], version: int | None = None) -> dict[str, t.Any]:
+    message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+    if version is not None:
+        message["version"] = version
+    return message
+
+
+def state_message(value: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {"type": "STATE", "value": value}

@@ -1,6 +1,6 @@
 """The BSON codec: BSON values to Singer JSON values and back (see docs/bson-types.md)."""
 
-from mongodb_common.bson_codec.singer_decoding import ExtendedJsonError, decode_value
+from mongodb_common.bson_codec.singer_decoding import ExtendedJsonError, decode_value, is_extended_json_wrapper
 from mongodb_common.bson_codec.singer_encoding import (
     ENCODINGS,
     EXTENDED_JSON,
@@ -21,4 +21,5 @@ __all__ = [
     "encode_extended_json",
     "encode_plain",
     "get_encoder",
+    "is_extended_json_wrapper",
 ]

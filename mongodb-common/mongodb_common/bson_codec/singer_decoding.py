@@ -32,7 +32,8 @@ class ExtendedJsonError(ValueError):
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def _date_from_ms(milliseconds: int) -> datetime.datetime | DatetimeMS:
+def date_from_ms(milliseconds: int) -> datetime.datetime | DatetimeMS:
+    """A UTC datetime, or DatetimeMS where Python's datetime cannot reach (years < 1, > 9999)."""
     try:
         return ms_to_datetime(milliseconds)
     except OverflowError:
@@ -41,11 +42,11 @@ def _date_from_ms(milliseconds: int) -> datetime.datetime | DatetimeMS:
 
 def _decode_date(content: t.Any) -> datetime.datetime | DatetimeMS:
     if isinstance(content, str):
-        return _date_from_ms(iso_to_ms(content))
+        return date_from_ms(iso_to_ms(content))
     if isinstance(content, dict) and set(content) == {"$numberLong"}:
-        return _date_from_ms(int(content["$numberLong"]))
+        return date_from_ms(int(content["$numberLong"]))
     if isinstance(content, (int, decimal.Decimal, float)) and not isinstance(content, bool):
-        return _date_from_ms(int(content))
+        return date_from_ms(int(content))
     msg = f"invalid $date content: {content!r}"
     raise ExtendedJsonError(msg)
 
@@ -104,6 +105,13 @@ _WRAPPERS: dict[frozenset[str], t.Callable[[dict[str, t.Any]], t.Any]] = {
     frozenset({"$undefined"}): lambda _w: None,
     frozenset({"$dbPointer"}): lambda w: DBRef(w["$dbPointer"]["$ref"], decode_value(w["$dbPointer"]["$id"])),
 }
+
+
+def is_extended_json_wrapper(value: dict[str, t.Any]) -> bool:
+    """True when the object stands for a BSON value (``{"$oid": ...}``, a DBRef ...)."""
+    if not next(iter(value), "").startswith("$"):
+        return False
+    return frozenset(value) in _WRAPPERS or ("$ref" in value and "$id" in value)
 
 
 def _decode_object(value: dict[str, t.Any]) -> t.Any:

@@ -1,0 +1,55 @@
+"""What MongoDB would refuse, found before the batch is sent, naming the field at fault."""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+import bson
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.raw_bson import RawBSONDocument
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+# pymongo inspects a replacement's keys before sending it; inflating must accept any date.
+_RAW_OPTIONS: CodecOptions = CodecOptions(
+    document_class=RawBSONDocument,
+    tz_aware=True,
+    tzinfo=datetime.timezone.utc,
+    datetime_conversion=DatetimeConversion.DATETIME_AUTO,
+)
+
+
+class DocumentRejectedError(ValueError):
+    """The document cannot be stored as it is; the message names the field or the size."""
+
+
+def _check_names(document: t.Mapping[str, t.Any], path: str = "") -> None:
+    for key, value in document.items():
+        if not isinstance(key, str):
+            msg = f"field name {key!r} at {path or 'top level'} is not a string"
+            raise DocumentRejectedError(msg)
+        if "\x00" in key:
+            msg = f"field name {path + key!r} contains a NUL character, which BSON cannot hold"
+            raise DocumentRejectedError(msg)
+        if not path and key.startswith("$"):
+            msg = f"top-level field name {key!r} starts with '$', which MongoDB refuses to store"
+            raise DocumentRejectedError(msg)
+        if isinstance(value, dict):
+            _check_names(value, f"{path}{key}.")
+
+
+def encode_checked(document: dict[str, t.Any]) -> RawBSONDocument:
+    """Encode once for the wire, refusing bad field names and documents over 16 MiB.
+
+    The encoded form is what gets sent, so checking the size costs no second encoding.
+    """
+    _check_names(document)
+    try:
+        data = bson.encode(document)
+    except (bson.errors.InvalidDocument, OverflowError) as exc:
+        raise DocumentRejectedError(str(exc)) from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        msg = f"document is {len(data):,} bytes, over MongoDB's limit of {MAX_DOCUMENT_BYTES:,}"
+        raise DocumentRejectedError(msg)
+    return RawBSONDocument(data, codec_options=_RAW_OPTIONS)

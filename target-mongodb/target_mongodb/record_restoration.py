@@ -1,0 +1,122 @@
+"""Singer records back to BSON-typed documents, guided by the stream's schema.
+
+What arrives is JSON: numbers (non-integral ones as ``Decimal``), strings, objects. This
+module decides what each becomes in MongoDB:
+
+- Extended JSON wrappers (``{"$oid": ...}``, ``{"$numberLong": ...}`` ...) become the exact
+  BSON value, through the shared codec; tap-mongodb's ``extended_json`` encoding relies on it.
+- Strings whose schema says ``format: date-time`` become BSON dates, at any depth.
+- Integers stay integers (int32 or int64 by size; beyond int64, Decimal128).
+- Other numbers become doubles when a double holds them exactly, else Decimal128, so no
+  digit is ever lost.
+
+A converter is compiled once per schema; the per-record work is a walk of the record.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import typing as t
+
+from bson import Decimal128
+
+from mongodb_common.bson_codec import decode_value, is_extended_json_wrapper
+from mongodb_common.bson_codec.datetimes import iso_to_ms
+from mongodb_common.bson_codec.singer_decoding import date_from_ms
+
+Converter = t.Callable[[t.Any], t.Any]
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class ValueRestorationError(ValueError):
+    """A value that cannot become BSON; names the field path."""
+
+
+def restore_number(value: decimal.Decimal) -> float | Decimal128:
+    as_float = float(value)
+    if math.isfinite(as_float) and decimal.Decimal(repr(as_float)) == value:
+        return as_float
+    try:
+        return Decimal128(value)
+    except (decimal.Inexact, decimal.InvalidOperation, ValueError):
+        return as_float  # more than 34 significant digits: the nearest double is the best left
+
+
+def restore_integer(value: int) -> int | Decimal128:
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return value
+    return Decimal128(decimal.Decimal(value))
+
+
+def restore_any(value: t.Any) -> t.Any:
+    """Restore a value the schema says nothing specific about."""
+    value_type = type(value)
+    if value_type is dict:
+        if is_extended_json_wrapper(value):
+            return decode_value(value)
+        return {key: restore_any(item) for key, item in value.items()}
+    if value_type is list:
+        return [restore_any(item) for item in value]
+    if value_type is decimal.Decimal:
+        return restore_number(value)
+    if value_type is int:
+        return restore_integer(value)
+    return value
+
+
+def _types(schema: t.Mapping[str, t.Any]) -> set[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return set(declared)
+    return set()
+
+
+def _is_datetime(schema: t.Mapping[str, t.Any]) -> bool:
+    if schema.get("format") == "date-time":
+        return True
+    return any(_is_datetime(option) for option in schema.get("anyOf", []) if isinstance(option, dict))
+
+
+def _restore_datetime(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        try:
+            return date_from_ms(iso_to_ms(value))
+        except ValueError as exc:
+            raise ValueRestorationError(str(exc)) from None
+    return restore_any(value)
+
+
+def compile_converter(schema: t.Mapping[str, t.Any]) -> Converter:
+    """A converter for values described by `schema` (a record schema gives a record converter)."""
+    if _is_datetime(schema):
+        return _restore_datetime
+    types = _types(schema)
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and properties and (not types or "object" in types):
+        converters = {name: compile_converter(sub) for name, sub in properties.items() if isinstance(sub, dict)}
+        if all(conv is restore_any for conv in converters.values()):
+            return restore_any
+
+        def convert_object(value: t.Any) -> t.Any:
+            if type(value) is not dict or is_extended_json_wrapper(value):
+                return restore_any(value)
+            return {key: converters.get(key, restore_any)(item) for key, item in value.items()}
+
+        return convert_object
+    items = schema.get("items")
+    if isinstance(items, dict) and (not types or "array" in types):
+        item_converter = compile_converter(items)
+        if item_converter is restore_any:
+            return restore_any
+
+        def convert_array(value: t.Any) -> t.Any:
+            if type(value) is not list:
+                return restore_any(value)
+            return [item_converter(item) for item in value]
+
+        return convert_array
+    return restore_any

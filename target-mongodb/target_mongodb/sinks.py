@@ -1,0 +1,254 @@
+"""One sink per stream: records in, bounded idempotent bulk writes out.
+
+Per record (in input order): validate, restore BSON types, check, and turn into one write
+operation keyed by the document's identity; a later record for the same document replaces
+the earlier operation. Per batch: one unordered ``bulk_write`` with the configured write
+concern, then the version ledger, then rejected records. The SDK emits STATE only after every
+sink has drained, so a STATE message always follows the durable write of what preceded it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+import pymongo
+import pymongo.errors
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import BatchSink
+
+from target_mongodb import version_ledger, write_operations
+from target_mongodb.dead_letter import RejectedRecord
+from target_mongodb.document_checks import DocumentRejectedError, encode_checked
+from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
+from target_mongodb.record_restoration import ValueRestorationError, compile_converter
+
+if t.TYPE_CHECKING:
+    from target_mongodb.target import TargetMongoDB
+
+DEAD_LETTER = "dead_letter"
+_MISSING_KEYS = "record lacks key properties"
+_VERSION = "_sdc_table_version"
+_SDC_FIELDS = (
+    "_sdc_extracted_at",
+    "_sdc_received_at",
+    "_sdc_batched_at",
+    "_sdc_sequence",
+    "_sdc_sync_started_at",
+)
+
+
+class MongoSink(BatchSink):
+    """Writes one stream into one collection."""
+
+    def __init__(
+        self, target: TargetMongoDB, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self._mongo_target = target
+        self.database_name, self.collection_name = target.namespace_for(stream_name)
+        self._convert = compile_converter(schema)
+        self._rejection: str | None = None
+        self._hard_delete = self.config.get("hard_delete", True)
+        self._keep_metadata = self.config.get("add_record_metadata", False)
+
+    # -- destination -----------------------------------------------------------------
+
+    @property
+    def database(self) -> pymongo.database.Database:
+        return self._mongo_target.client[self.database_name]
+
+    @property
+    def collection(self) -> pymongo.collection.Collection:
+        return self.database.get_collection(self.collection_name, write_concern=self._mongo_target.write_concern)
+
+    def setup(self) -> None:
+        """A unique index on a composite (or non-`_id`) key, so upserts stay idempotent."""
+        super().setup()
+        keys = list(self.key_properties)
+        if keys and keys != ["_id"]:
+            self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
+        if keys and self.process_activate_version_messages:
+            version_ledger.ensure_index(self.database)
+
+    # -- per record ------------------------------------------------------------------
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        # Always True so the SDK hands each record its message's table version; the
+        # metadata fields themselves are stored only with add_record_metadata.
+        return True
+
+    def _add_sdc_metadata_to_record(self, record: dict, message: dict, context: dict) -> None:
+        if self._keep_metadata:
+            super()._add_sdc_metadata_to_record(record, message, context)
+        else:
+            record[_VERSION] = message.get("version")
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Schema validation; dates are restored later, at every depth, with the other types."""
+        self._rejection = None
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                self._rejection = f"record does not match the stream's schema: {exc}"
+        return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        if self._rejection is None:
+            missing = [key for key in self.key_properties if key not in record]
+            if missing:
+                self._rejection = f"{_MISSING_KEYS} {missing}"
+
+    @property
+    def _line_number(self) -> int:
+        return self._mongo_target.message_reader.line_number
+
+    def _reject(self, context: dict, record: dict, reason: str) -> None:
+        key = {name: record.get(name) for name in self.key_properties}
+        description = f"stream {self.stream_name!r}, input line {self._line_number}, key {key}: {reason}"
+        if self.config.get("on_invalid_record") != DEAD_LETTER:
+            error = MissingKeyPropertiesRejectedError if reason.startswith(_MISSING_KEYS) else RecordRejectedError
+            raise error(description)
+        self.logger.warning("Rejected to the dead-letter collection: %s", description)
+        context.setdefault("rejected", []).append(RejectedRecord(self.stream_name, self._line_number, reason, record))
+
+    def process_record(self, record: dict, context: dict) -> None:
+        if self._rejection is not None:
+            self._reject(context, record, self._rejection)
+            return
+        version = record.get(_VERSION)
+        if not self._keep_metadata:
+            for name in (_VERSION, *_SDC_FIELDS):
+                record.pop(name, None)
+        deleted_at = record.get(write_operations.DELETED_AT)
+        if deleted_at is None and not self._keep_metadata:
+            record.pop(write_operations.DELETED_AT, None)
+        try:
+            document = self._convert(record)
+            keys = list(self.key_properties)
+            if deleted_at is not None and keys:
+                self._stage_delete(
+                    context, write_operations.key_filter(document, keys), document[write_operations.DELETED_AT]
+                )
+                return
+            raw = encode_checked(document)
+        except (ValueRestorationError, DocumentRejectedError) as exc:
+            self._reject(context, record, str(exc))
+            return
+        if not keys:
+            context.setdefault("inserts", []).append((write_operations.insert(raw), self._line_number))
+            return
+        filter_ = write_operations.key_filter(document, keys)
+        self._stage(context, filter_, write_operations.upsert(filter_, raw), version)
+
+    def _stage(self, context: dict, filter_: dict, operation: t.Any, version: int | None) -> None:
+        operations: dict[bytes, tuple[t.Any, int, dict, int | None]] = context.setdefault("operations", {})
+        identity = write_operations.identity(filter_)
+        if identity in operations:
+            self.tally_duplicate_merged()
+            del operations[identity]  # re-insert so the dict keeps last-write order
+        operations[identity] = (operation, self._line_number, filter_, version)
+
+    def _stage_delete(self, context: dict, filter_: dict, deleted_at: t.Any) -> None:
+        if self._hard_delete:
+            operation: t.Any = write_operations.hard_delete(filter_)
+        else:
+            operation = write_operations.soft_delete(filter_, deleted_at)
+        self._stage(context, filter_, operation, None)
+
+    # -- per batch -------------------------------------------------------------------
+
+    def process_batch(self, context: dict) -> None:
+        staged = list(context.get("operations", {}).values()) + [
+            (op, line, None, None) for op, line in context.get("inserts", [])
+        ]
+        if staged:
+            self._bulk_write(self.collection, [entry[0] for entry in staged], [entry[1] for entry in staged], context)
+            self._write_ledger(staged)
+        rejected = context.get("rejected", [])
+        if rejected:
+            dead_letter = self.database.get_collection(
+                self.config.get("dead_letter_collection") or "_sdc_rejected_records",
+                write_concern=self._mongo_target.write_concern,
+            )
+            dead_letter.insert_many([item.as_document() for item in rejected], ordered=True)
+
+    def _bulk_write(
+        self, collection: pymongo.collection.Collection, operations: list, lines: list[int], context: dict
+    ) -> None:
+        try:
+            collection.bulk_write(operations, ordered=False)
+        except pymongo.errors.BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if (
+                self.config.get("on_invalid_record") == DEAD_LETTER
+                and errors
+                and not exc.details.get("writeConcernErrors")
+            ):
+                for error in errors:
+                    self.logger.warning(
+                        "Write refused at input line %s: %s", lines[error["index"]], error.get("errmsg")
+                    )
+                    context.setdefault("rejected", []).append(
+                        RejectedRecord(
+                            self.stream_name, lines[error["index"]], error.get("errmsg", ""), error.get("op")
+                        )
+                    )
+                return
+            first = errors[0] if errors else {}
+            where = f"first at input line {lines[first['index']]}: " if "index" in first else ""
+            msg = (
+                f"stream {self.stream_name!r}: {len(errors)} of {len(operations)} writes to "
+                f"{self.database_name}.{self.collection_name} failed; {where}{first.get('errmsg', exc)}"
+            )
+            raise WriteFailedError(msg) from None
+        except pymongo.errors.PyMongoError as exc:
+            msg = (
+                f"stream {self.stream_name!r}: writing a batch of {len(operations)} to "
+                f"{self.database_name}.{self.collection_name} failed (input lines {lines[0]}-{lines[-1]}): {exc}"
+            )
+            raise WriteFailedError(msg) from None
+
+    def _write_ledger(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
+        """Record (or forget) table versions after the documents themselves are durable."""
+        operations: list[t.Any] = []
+        for operation, _line, filter_, version in staged:
+            if filter_ is None:
+                continue
+            if isinstance(operation, pymongo.DeleteOne):
+                operations.append(version_ledger.forget(self.collection_name, filter_))
+            elif version is not None:
+                operations.append(version_ledger.record_version(self.collection_name, filter_, version))
+        if operations:
+            ledger = self.database.get_collection(
+                version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
+            )
+            ledger.bulk_write(operations, ordered=False)
+
+    def activate_version(self, new_version: int) -> None:
+        """Drop documents of older table versions, after writing this version's pending records."""
+        self._mongo_target.drain_one(self)
+        if not self.key_properties:
+            self.logger.warning(
+                "ACTIVATE_VERSION ignored for %s: a stream without key properties has no document identity",
+                self.stream_name,
+            )
+            return
+        removed = version_ledger.activate_version(
+            self.database,
+            self.collection,
+            list(self.key_properties),
+            new_version,
+            hard_delete=self._hard_delete,
+            now=datetime.datetime.now(tz=datetime.timezone.utc),
+        )
+        self.logger.info(
+            "ACTIVATE_VERSION %s on %s.%s: %d documents of older versions %s",
+            new_version,
+            self.database_name,
+            self.collection_name,
+            removed,
+            "deleted" if self._hard_delete else "marked deleted",
+        )

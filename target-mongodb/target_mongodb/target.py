@@ -1,0 +1,125 @@
+"""target-mongodb: settings, the shared client, and the sink for each stream."""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from pymongo.write_concern import WriteConcern
+from singer_sdk import Target
+from singer_sdk import typing as th
+
+from mongodb_common.client_factory import create_client, verify_connection
+from mongodb_common.connection_settings import connection_properties
+from target_mongodb.dead_letter import DEFAULT_COLLECTION
+from target_mongodb.input_reader import LineNumberingReader
+from target_mongodb.naming import KEEP_STREAM_NAME, NAMING_MODES, destination_namespace
+from target_mongodb.sinks import DEAD_LETTER, MongoSink
+
+if t.TYPE_CHECKING:
+    import pymongo
+
+FAIL = "fail"
+
+
+class TargetMongoDB(Target):
+    """Loads Singer streams into MongoDB collections with idempotent upserts."""
+
+    name = "target-mongodb"
+    default_sink_class = MongoSink
+    message_reader_class = LineNumberingReader
+
+    config_jsonschema = th.PropertiesList(
+        *connection_properties(default_app_name="target-mongodb"),
+        th.Property("database", th.StringType, required=True, description="Destination database."),
+        th.Property(
+            "collection_naming",
+            th.StringType,
+            default=KEEP_STREAM_NAME,
+            allowed_values=list(NAMING_MODES),
+            description=(
+                "Collection per stream `db-coll`: `stream_name` keeps `db-coll`; "
+                "`strip_database_prefix` writes `coll`; `database_from_prefix` writes `coll` into database `db`."
+            ),
+        ),
+        th.Property(
+            "stream_collections",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Explicit destination per stream: `collection` or `database.collection`.",
+        ),
+        th.Property(
+            "write_concern",
+            th.StringType,
+            default="majority",
+            description="Write concern `w` of every write: `majority`, or a number of members such as `1`.",
+        ),
+        th.Property(
+            "write_concern_journal",
+            th.BooleanType,
+            default=True,
+            description="Wait for the journal before a write counts as durable.",
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=True,
+            description=(
+                "Delete documents for records with `_sdc_deleted_at` and on ACTIVATE_VERSION; "
+                "when false, set `_sdc_deleted_at` on them instead."
+            ),
+        ),
+        th.Property(
+            "on_invalid_record",
+            th.StringType,
+            default=FAIL,
+            allowed_values=[FAIL, DEAD_LETTER],
+            description="A record that cannot be stored: `fail` the run, or keep it in the dead-letter collection.",
+        ),
+        th.Property(
+            "dead_letter_collection",
+            th.StringType,
+            default=DEFAULT_COLLECTION,
+            description="Collection (in the stream's destination database) for rejected records.",
+        ),
+        th.Property(
+            "max_state_age_seconds",
+            th.NumberType,
+            default=60,
+            description=(
+                "Longest time records wait before all sinks are flushed and the latest STATE "
+                "is confirmed; lower it to confirm progress more often (more, smaller writes)."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("max_state_age_seconds", 60)) / 60
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Remember the state; flush everything (confirming it) once records have waited too long."""
+        super()._process_state_message(message_dict)
+        self._handle_max_record_age()
+
+    @functools.cached_property
+    def client(self) -> pymongo.MongoClient:
+        """One thread-safe client shared by every sink and drain thread."""
+        client = create_client(self.config, read_preference="primary")
+        verify_connection(client, self.config)
+        return client
+
+    @functools.cached_property
+    def write_concern(self) -> WriteConcern:
+        level = str(self.config.get("write_concern", "majority"))
+        w: int | str = int(level) if level.isdigit() else level
+        return WriteConcern(w=w, j=bool(self.config.get("write_concern_journal", True)))
+
+    def namespace_for(self, stream_name: str) -> tuple[str, str]:
+        return destination_namespace(stream_name, self.config)
+
+    def get_sink_class(self, stream_name: str) -> type[MongoSink]:  # noqa: ARG002
+        return MongoSink
+
+
+if __name__ == "__main__":
+    TargetMongoDB.cli()

@@ -1,0 +1,45 @@
+"""The MongoDB write each Singer record turns into: upsert, delete, soft delete or insert."""
+
+from __future__ import annotations
+
+import typing as t
+
+import bson
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+
+if t.TYPE_CHECKING:
+    from bson.raw_bson import RawBSONDocument
+
+WriteOperation = t.Union[ReplaceOne, DeleteOne, UpdateOne, InsertOne]
+
+DELETED_AT = "_sdc_deleted_at"
+
+
+def key_filter(document: t.Mapping[str, t.Any], key_properties: t.Sequence[str]) -> dict[str, t.Any]:
+    """The filter matching the document's destination twin: `_id`, or the composite key."""
+    return {name: document[name] for name in key_properties}
+
+
+def identity(filter_: t.Mapping[str, t.Any]) -> bytes:
+    """A hashable identity of a key, equal exactly when the key values are the same BSON.
+
+    Used to keep only the last write per document within a batch, so an unordered bulk
+    write can never apply an older version of a document after a newer one.
+    """
+    return bson.encode({"k": list(filter_.values())})
+
+
+def upsert(filter_: dict[str, t.Any], document: RawBSONDocument) -> ReplaceOne:
+    return ReplaceOne(filter_, document, upsert=True)
+
+
+def insert(document: RawBSONDocument) -> InsertOne:
+    return InsertOne(document)
+
+
+def hard_delete(filter_: dict[str, t.Any]) -> DeleteOne:
+    return DeleteOne(filter_)
+
+
+def soft_delete(filter_: dict[str, t.Any], deleted_at: t.Any) -> UpdateOne:
+    return UpdateOne(filter_, {"$set": {DELETED_AT: deleted_at}})

@@ -1,0 +1,218 @@
+"""target-mongodb writes: upserts, keys, deletes, versions, naming, and types read back."""
+
+from __future__ import annotations
+
+import datetime
+import typing as t
+
+import pytest
+from bson import Decimal128, Int64, ObjectId
+
+from tests.support.singer_io import record_message, run_target, schema_message, state_message
+
+if t.TYPE_CHECKING:
+    from tests.support.deployment import Deployment
+
+UTC = datetime.timezone.utc
+ID_SCHEMA = {"_id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
+
+
+def _config(deployment: Deployment, **settings: t.Any) -> dict[str, t.Any]:
+    return deployment.config(database=deployment.db_name("dest"), **settings)
+
+
+def _docs(deployment: Deployment, collection: str = "shop-orders") -> list[dict[str, t.Any]]:
+    return list(deployment.database("dest")[collection].find({}, sort=[("_id", 1)]))
+
+
+def test_rerunning_the_same_input_leaves_the_destination_unchanged(deployment: Deployment) -> None:
+    messages = [
+        schema_message("shop-orders", ID_SCHEMA, ["_id"]),
+        *[record_message("shop-orders", {"_id": i, "name": f"n{i}"}) for i in range(5)],
+        record_message("shop-orders", {"_id": 2, "name": "updated"}),
+        state_message({"bookmarks": {"shop-orders": {"x": 1}}}),
+    ]
+    run_target(_config(deployment), messages)
+    first = _docs(deployment)
+    run_target(_config(deployment), messages)
+    assert _docs(deployment) == first
+    assert first[2] == {"_id": 2, "name": "updated"}
+    assert len(first) == 5
+
+
+def test_upsert_replaces_the_whole_document(deployment: Deployment) -> None:
+    run_target(
+        _config(deployment),
+        [
+            schema_message("shop-orders", {"_id": {"type": "integer"}, "a": {}, "b": {}}, ["_id"]),
+            record_message("shop-orders", {"_id": 1, "a": 1, "b": 2}),
+        ],
+    )
+    run_target(
+        _config(deployment),
+        [schema_message("shop-orders", ID_SCHEMA, ["_id"]), record_message("shop-orders", {"_id": 1, "name": "x"})],
+    )
+    assert _docs(deployment) == [{"_id": 1, "name": "x"}]
+
+
+def test_composite_keys_upsert_and_get_a_unique_index(deployment: Deployment) -> None:
+    schema = {"region": {"type": "string"}, "sku": {"type": "string"}, "qty": {"type": "integer"}}
+    run_target(
+        _config(deployment),
+        [
+            schema_message("inventory", schema, ["region", "sku"]),
+            record_message("inventory", {"region": "eu", "sku": "a", "qty": 1}),
+            record_message("inventory", {"region": "us", "sku": "a", "qty": 2}),
+            record_message("inventory", {"region": "eu", "sku": "a", "qty": 3}),
+        ],
+    )
+    collection = deployment.database("dest")["inventory"]
+    rows = sorted((d["region"], d["sku"], d["qty"]) for d in collection.find())
+    assert rows == [("eu", "a", 3), ("us", "a", 2)]
+    unique = [i for i in collection.list_indexes() if i.get("unique")]
+    assert [list(i["key"]) for i in unique] == [["region", "sku"]]
+
+
+def test_streams_without_keys_are_inserted(deployment: Deployment) -> None:
+    run_target(
+        _config(deployment),
+        [schema_message("events", {"e": {"type": "string"}}, []), *[record_message("events", {"e": "x"})] * 3],
+    )
+    assert deployment.database("dest")["events"].count_documents({"e": "x"}) == 3
+
+
+def test_deleted_records_are_deleted_by_default(deployment: Deployment) -> None:
+    schema = {**ID_SCHEMA, "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"}}
+    run_target(
+        _config(deployment),
+        [
+            schema_message("shop-orders", schema, ["_id"]),
+            record_message("shop-orders", {"_id": 1, "name": "a"}),
+            record_message("shop-orders", {"_id": 2, "name": "b", "_sdc_deleted_at": None}),
+            record_message("shop-orders", {"_id": 1, "_sdc_deleted_at": "2024-05-01T00:00:00Z"}),
+        ],
+    )
+    assert _docs(deployment) == [{"_id": 2, "name": "b"}]
+
+
+def test_soft_delete_marks_instead(deployment: Deployment) -> None:
+    schema = {**ID_SCHEMA, "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"}}
+    config = _config(deployment, hard_delete=False)
+    run_target(
+        config, [schema_message("shop-orders", schema, ["_id"]), record_message("shop-orders", {"_id": 1, "name": "a"})]
+    )
+    run_target(
+        config,
+        [
+            schema_message("shop-orders", schema, ["_id"]),
+            record_message("shop-orders", {"_id": 1, "_sdc_deleted_at": "2024-05-01T00:00:00Z"}),
+        ],
+    )
+    assert _docs(deployment) == [{"_id": 1, "name": "a", "_sdc_deleted_at": datetime.datetime(2024, 5, 1, tzinfo=UTC)}]
+
+
+def _versioned_sync(version: int, ids: list[int]) -> list[dict[str, t.Any]]:
+    return [
+        schema_message("shop-orders", ID_SCHEMA, ["_id"]),
+        *[record_message("shop-orders", {"_id": i, "name": f"v{version}"}, version=version) for i in ids],
+        {"type": "ACTIVATE_VERSION", "stream": "shop-orders", "version": version},
+    ]
+
+
+def test_activate_version_removes_documents_deleted_at_the_source(deployment: Deployment) -> None:
+    config = _config(deployment)
+    run_target(config, _versioned_sync(100, [1, 2, 3]))
+    run_target(config, _versioned_sync(200, [1, 3]))
+    assert _docs(deployment) == [{"_id": 1, "name": "v200"}, {"_id": 3, "name": "v200"}]
+
+
+def test_activate_version_soft_marks_and_keeps_documents_free_of_version_fields(deployment: Deployment) -> None:
+    config = _config(deployment, hard_delete=False)
+    run_target(config, _versioned_sync(100, [1, 2]))
+    run_target(config, _versioned_sync(200, [1]))
+    docs = _docs(deployment)
+    assert docs[0] == {"_id": 1, "name": "v200"}
+    assert set(docs[1]) == {"_id", "name", "_sdc_deleted_at"}
+
+
+def test_state_is_emitted_after_the_records_before_it_are_written(deployment: Deployment) -> None:
+    states = run_target(
+        _config(deployment, max_state_age_seconds=0),
+        [
+            schema_message("shop-orders", ID_SCHEMA, ["_id"]),
+            record_message("shop-orders", {"_id": 1}),
+            state_message({"position": 1}),
+            record_message("shop-orders", {"_id": 2}),
+            state_message({"position": 2}),
+        ],
+    )
+    assert states[-1] == {"position": 2}
+    assert [d["_id"] for d in _docs(deployment)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("mode", "database", "collection"),
+    [
+        ("stream_name", "dest", "shop-orders"),
+        ("strip_database_prefix", "dest", "orders"),
+        ("database_from_prefix", "shop", "orders"),
+    ],
+)
+def test_collection_naming_modes(deployment: Deployment, mode: str, database: str, collection: str) -> None:
+    stream = f"{deployment.prefix}shop-orders" if mode == "database_from_prefix" else "shop-orders"
+    config = _config(deployment, collection_naming=mode)
+    run_target(config, [schema_message(stream, ID_SCHEMA, ["_id"]), record_message(stream, {"_id": 1})])
+    assert deployment.database(database)[collection].count_documents({}) == 1
+
+
+def test_numbers_and_nested_dates_are_restored_to_bson_types(deployment: Deployment) -> None:
+    schema = {
+        "_id": {"type": "integer"},
+        "small": {"type": "integer"},
+        "big": {"type": "integer"},
+        "huge": {"type": "integer"},
+        "price": {"type": "number"},
+        "exact": {"type": "number"},
+        "events": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}},
+        },
+        "when": {"type": "string", "format": "date-time"},
+    }
+    line = (
+        '{"type":"RECORD","stream":"shop-orders","record":{"_id":1,"small":5,"big":8589934592,'
+        '"huge":123456789012345678901234567890,"price":19.99,"exact":1.100000000000000000000000000000001,'
+        '"events":[{"at":"2024-05-01T10:00:00.123Z"}],"when":"2024-05-01T12:00:00+02:00"}}'
+    )
+    run_target(_config(deployment), [schema_message("shop-orders", schema, ["_id"]), line])
+    (doc,) = _docs(deployment)
+    assert type(doc["small"]) is int
+    assert type(doc["big"]) is Int64
+    assert doc["huge"] == Decimal128("123456789012345678901234567890")
+    assert doc["price"] == 19.99
+    assert isinstance(doc["price"], float)
+    assert doc["exact"] == Decimal128("1.100000000000000000000000000000001")
+    assert doc["events"][0]["at"] == datetime.datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC)
+    assert doc["when"] == datetime.datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def test_extended_json_values_are_restored_exactly(deployment: Deployment) -> None:
+    oid = ObjectId("6630c2f0a1b2c3d4e5f60718")
+    record = {
+        "_id": {"$oid": str(oid)},
+        "n": {"$numberLong": "5"},
+        "d": {"$numberDecimal": "0.10"},
+        "nested": {"at": {"$date": "2024-05-01T00:00:00.000Z"}},
+    }
+    schema = {"_id": {"type": "object"}, "n": {"type": "object"}, "d": {"type": "object"}, "nested": {"type": "object"}}
+    run_target(
+        _config(deployment), [schema_message("shop-orders", schema, ["_id"]), record_message("shop-orders", record)]
+    )
+    (doc,) = _docs(deployment)
+    assert doc == {
+        "_id": oid,
+        "n": Int64(5),
+        "d": Decimal128("0.10"),
+        "nested": {"at": datetime.datetime(2024, 5, 1, tzinfo=UTC)},
+    }
+    assert type(doc["n"]) is Int64

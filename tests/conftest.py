@@ -6,7 +6,8 @@ import typing as t
 
 import pytest
 
-from tests.support.deployment import REAL_URI, Deployment
+from mongodb_common.client_factory import create_client
+from tests.support.deployment import REAL_URI, SHARED_DATABASE_PREFIX, Deployment
 
 
 @pytest.fixture
@@ -25,3 +26,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "replica_set" in item.keywords or "real_server" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a real server, drop the databases the SDK suites share, once all workers are done."""
+    if not REAL_URI or hasattr(session.config, "workerinput"):
+        return
+    client = create_client({"mongodb_uri": REAL_URI})
+    for name in client.list_database_names():
+        if name.startswith(SHARED_DATABASE_PREFIX):
+            client.drop_database(name)

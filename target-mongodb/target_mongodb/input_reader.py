@@ -26,7 +26,8 @@ class LineNumberingReader(SimpleSingerReader):
         callbacks: dict[str, t.Callable[[dict], None]],
     ) -> collections.Counter[str]:
         stats: collections.Counter[str] = collections.Counter()
-        for self.line_number, line in enumerate(file_input or self.default_input, start=1):
+        for line_number, line in enumerate(file_input or self.default_input, start=1):
+            self.line_number = line_number
             if not line.strip():
                 continue
             message = self._parse(line)

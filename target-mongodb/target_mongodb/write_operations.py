@@ -10,7 +10,7 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 if t.TYPE_CHECKING:
     from bson.raw_bson import RawBSONDocument
 
-WriteOperation = t.Union[ReplaceOne, DeleteOne, UpdateOne, InsertOne]
+WriteOperation: t.TypeAlias = "ReplaceOne | DeleteOne | UpdateOne | InsertOne"
 
 DELETED_AT = "_sdc_deleted_at"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import datetime
-import os
 import shutil
 import tempfile
 import typing as t
@@ -19,10 +18,10 @@ from singer_sdk.testing import get_tap_test_class
 from mongodb_common.client_factory import create_client
 from tap_mongodb.tap import TapMongoDB
 from tests.support.bson_samples import every_type_document
-from tests.support.deployment import REAL_URI, connector_config
+from tests.support.deployment import REAL_URI, SHARED_DATABASE_PREFIX, connector_config
 
 UTC = datetime.timezone.utc
-DATABASE = f"sdk_standard_tests_{os.getpid()}"  # one per pytest-xdist worker
+DATABASE = f"{SHARED_DATABASE_PREFIX}tap"  # dropped by conftest at the end of the run
 
 
 def _seeded_uri() -> str:
@@ -32,25 +31,23 @@ def _seeded_uri() -> str:
         directory = tempfile.mkdtemp(prefix="tap-mongodb-sdk-")
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
         uri = f"litemongo://{directory}"
-    client = create_client({"mongodb_uri": uri})
-    client.drop_database(DATABASE)
-    database = client[DATABASE]
-    database.every_type.insert_many([every_type_document(ObjectId()) for _ in range(3)])
-    database.orders.insert_many(
-        [
-            {
-                "_id": ObjectId(),
-                "customer": {"name": f"c{i}", "tier": i % 3},
-                "lines": [{"sku": f"s{j}", "qty": Int64(j)} for j in range(i % 4)],
-                "paid": i % 2 == 0,
-                "created_at": datetime.datetime(2024, 1, 1 + i, tzinfo=UTC),
-                "total": 10.5 * i,
-            }
-            for i in range(20)
-        ]
-    )
-    if REAL_URI:
-        atexit.register(lambda: create_client({"mongodb_uri": uri}).drop_database(DATABASE))
+    database = create_client({"mongodb_uri": uri})[DATABASE]
+    # Upserts of fixed ids: every xdist worker seeds, and they all get the same data.
+    for n in range(3):
+        document = every_type_document(ObjectId(f"{n:024x}"))
+        database.every_type.replace_one({"_id": document["_id"]}, document, upsert=True)
+    for order in [
+        {
+            "_id": ObjectId(f"{100 + i:024x}"),
+            "customer": {"name": f"c{i}", "tier": i % 3},
+            "lines": [{"sku": f"s{j}", "qty": Int64(j)} for j in range(i % 4)],
+            "paid": i % 2 == 0,
+            "created_at": datetime.datetime(2024, 1, 1 + i, tzinfo=UTC),
+            "total": 10.5 * i,
+        }
+        for i in range(20)
+    ]:
+        database.orders.replace_one({"_id": order["_id"]}, order, upsert=True)
     return uri
 
 

@@ -17,6 +17,10 @@ if t.TYPE_CHECKING:
 
 REAL_URI = os.environ.get("MONGODB_URI")
 
+# Shared by every pytest-xdist worker of one run (test ids must not differ between workers).
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", "solo")[:8]
+SHARED_DATABASE_PREFIX = f"sdk_suite_{RUN_ID}_"
+
 
 def connector_config(uri: str, **settings: t.Any) -> dict[str, t.Any]:
     return {"mongodb_uri": uri, "server_selection_timeout_ms": 5000, **settings}

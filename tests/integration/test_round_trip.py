@@ -1,0 +1,60 @@
+"""tap-mongodb -> target-mongodb reproduces every source document, byte for byte in BSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import bson
+import pytest
+
+from mongodb_common.standin import CODEC_OPTIONS
+from tests.support.nasty_documents import nasty_documents
+from tests.support.singer_io import run_tap, run_target
+
+if TYPE_CHECKING:
+    from tests.support.deployment import Deployment
+
+
+def _by_id(collection: object) -> dict[bytes, bytes]:
+    documents = collection.find({})  # type: ignore[attr-defined]
+    return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in documents}
+
+
+@pytest.mark.parametrize("naming", ["strip_database_prefix"])
+def test_every_nasty_document_survives_tap_then_target(deployment: Deployment, naming: str) -> None:
+    source = deployment.database("src").things
+    for document in nasty_documents():
+        source.insert_one(document)
+    messages = run_tap(deployment.config(database_includes=[deployment.db_name("src")], bson_encoding="extended_json"))
+    run_target(deployment.config(database=deployment.db_name("dst"), collection_naming=naming), messages)
+    copied = deployment.database("dst").things
+    assert _by_id(copied) == _by_id(source)
+
+
+def test_second_full_sync_removes_documents_deleted_at_the_source(deployment: Deployment) -> None:
+    source = deployment.database("src").things
+    source.insert_many([{"_id": i, "v": i} for i in range(10)])
+    tap_config = deployment.config(database_includes=[deployment.db_name("src")], bson_encoding="extended_json")
+    target_config = deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix")
+    run_target(target_config, run_tap(tap_config))
+    source.delete_many({"_id": {"$in": [2, 5]}})
+    source.update_one({"_id": 3}, {"$set": {"v": "changed"}})
+    run_target(target_config, run_tap(tap_config))
+    assert _by_id(deployment.database("dst").things) == _by_id(source)
+
+
+def test_plain_encoding_restores_dates_and_numbers(deployment: Deployment) -> None:
+    import datetime
+
+    from bson import Int64
+
+    source = deployment.database("src").things
+    when = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    source.insert_one({"_id": 1, "when": when, "nested": [{"at": when}], "n": Int64(2**40), "f": 1.5, "i": 3})
+    run_target(
+        deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix"),
+        run_tap(deployment.config(database_includes=[deployment.db_name("src")])),
+    )
+    (copied,) = list(deployment.database("dst").things.find())
+    assert copied == {"_id": 1, "when": when, "nested": [{"at": when}], "n": 2**40, "f": 1.5, "i": 3}
+    assert type(copied["n"]) is Int64

@@ -3,7 +3,9 @@
 The schema describes the *encoded* records the tap will emit (see mongodb_common's
 bson_codec), so SCHEMA and RECORD messages always agree: in plain encoding a datetime is a
 ``date-time`` string and a Timestamp an object ``{t, i}``; in extended_json encoding an
-ObjectId is the object ``{"$oid": ...}``. Every field is nullable, because a field missing
+ObjectId is the object ``{"$oid": ...}``. In plain encoding, a field whose sampled values all
+share one BSON type that JSON cannot show (ObjectId, Int64, Decimal128 ...) gets a
+``format`` naming it (``x-bson-objectid`` ...; see mongodb_common.bson_codec.type_names). Every field is nullable, because a field missing
 from one document is as normal in MongoDB as a null, and objects keep JSON Schema's default
 of allowing properties the sample never saw, so such fields are still emitted.
 """
@@ -20,6 +22,7 @@ from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectI
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
+from mongodb_common.bson_codec.type_names import ANNOTATED_TYPES, binary_subtype, bson_type_name, format_for
 
 # Spelled out rather than `{}`: the SDK and many targets need a "type" on every property.
 ANY_JSON_TYPES = ("array", "boolean", "integer", "number", "object", "string", "null")
@@ -30,10 +33,12 @@ _SCALAR_STRING_TYPES = (str, ObjectId, Regex, re.Pattern, MinKey, MaxKey, bytes,
 class _Node:
     """What the sample showed at one position of the document tree."""
 
-    __slots__ = ("formats", "items", "properties", "types")
+    __slots__ = ("bson_types", "formats", "items", "properties", "subtypes", "types")
 
     def __init__(self) -> None:
         self.types: set[str] = set()
+        self.bson_types: set[str] = set()
+        self.subtypes: set[int | None] = set()
         self.formats: set[str | None] = set()
         self.properties: dict[str, _Node] = {}
         self.items: _Node | None = None
@@ -98,6 +103,10 @@ class SchemaInferrer:
             self._observe(node.child(key), value)
 
     def _observe(self, node: _Node, value: t.Any) -> None:
+        if not self._extended:
+            node.bson_types.add(bson_type_name(value))
+            if isinstance(value, (bytes, Binary, uuid.UUID)):
+                node.subtypes.add(binary_subtype(value))
         if value is None:
             node.types.add("null")
         elif isinstance(value, dict):
@@ -157,7 +166,7 @@ def _default_id_schema(extended: bool) -> dict[str, t.Any]:
     """For an empty collection: the ObjectId every driver generates by default."""
     if extended:
         return {"type": "object", "properties": {"$oid": {"type": "string"}}}
-    return {"type": "string"}
+    return {"type": "string", "format": format_for("objectId")}
 
 
 def _render(node: _Node, *, nullable: bool = True) -> dict[str, t.Any]:
@@ -182,7 +191,24 @@ def _render(node: _Node, *, nullable: bool = True) -> dict[str, t.Any]:
         (only_format,) = node.formats
         if only_format:
             schema["format"] = only_format
+    _annotate_bson_type(schema, node)
     return schema
+
+
+def _annotate_bson_type(schema: dict[str, t.Any], node: _Node) -> None:
+    """An ``x-bson-*`` format where plain JSON hides the type and the sample shows only one.
+
+    Dates keep ``date-time`` (understood by every target) unless a year is out of its
+    range; a UUID keeps ``uuid``. target-mongodb restores the exact type from either.
+    """
+    bson_types = node.bson_types - {"null"}
+    if len(bson_types) != 1:
+        return
+    (bson_type,) = bson_types
+    if bson_type not in ANNOTATED_TYPES or schema.get("format") in {"date-time", "uuid"}:
+        return
+    subtype = next(iter(node.subtypes)) if bson_type == "binData" and len(node.subtypes) == 1 else None
+    schema["format"] = format_for(bson_type, subtype)
 
 
 def infer_schema(documents: t.Iterable[t.Mapping[str, t.Any]], encoding: str) -> dict[str, t.Any]:

@@ -20,8 +20,10 @@ _OPTIONS = orjson.OPT_APPEND_NEWLINE
 
 def _default(value: t.Any) -> t.Any:
     # Decimal128 values arrive as Decimal: written as exact JSON numbers, never rounded.
+    # "-0" would read back as the integer 0; "-0E+0" keeps the sign and the exponent.
     if isinstance(value, decimal.Decimal):
-        return orjson.Fragment(str(value))
+        text = str(value)
+        return orjson.Fragment("-0E+0" if text == "-0" else text)
     msg = f"cannot serialize a value of type {type(value).__name__} to JSON"
     raise TypeError(msg)
 

@@ -5,6 +5,9 @@ module decides what each becomes in MongoDB:
 
 - Extended JSON wrappers (``{"$oid": ...}``, ``{"$numberLong": ...}`` ...) become the exact
   BSON value, through the shared codec; tap-mongodb's ``extended_json`` encoding relies on it.
+- Values whose schema format names a BSON type (``x-bson-objectid`` ..., written by
+  tap-mongodb's plain encoding) become that type: a hex string an ObjectId, an integer an
+  Int64, and so on; ``format: uuid`` strings become BSON UUIDs (binary subtype 4).
 - Strings whose schema says ``format: date-time`` become BSON dates, at any depth.
 - Integers stay integers (int32 or int64 by size; beyond int64, Decimal128).
 - Other numbers become doubles when a double holds them exactly, else Decimal128, so no
@@ -21,9 +24,10 @@ import typing as t
 
 from bson import Decimal128
 
-from mongodb_common.bson_codec import decode_value, is_extended_json_wrapper
+from mongodb_common.bson_codec import ExtendedJsonError, decode_plain, decode_value, is_extended_json_wrapper
 from mongodb_common.bson_codec.datetimes import iso_to_ms
 from mongodb_common.bson_codec.singer_decoding import date_from_ms
+from mongodb_common.bson_codec.type_names import parse_format
 
 Converter = t.Callable[[t.Any], t.Any]
 
@@ -90,8 +94,26 @@ def _restore_datetime(value: t.Any) -> t.Any:
     return restore_any(value)
 
 
+def _annotated_converter(bson_type: str, subtype: int | None) -> Converter:
+    def convert(value: t.Any) -> t.Any:
+        if value is None or (isinstance(value, dict) and is_extended_json_wrapper(value)):
+            return restore_any(value)
+        try:
+            return decode_plain(value, bson_type, subtype)
+        except ExtendedJsonError as exc:
+            raise ValueRestorationError(str(exc)) from None
+
+    return convert
+
+
 def compile_converter(schema: t.Mapping[str, t.Any]) -> Converter:
     """A converter for values described by `schema` (a record schema gives a record converter)."""
+    schema_format = schema.get("format")
+    annotated = parse_format(schema_format) if isinstance(schema_format, str) else None
+    if schema_format == "uuid":
+        annotated = ("binData", 4)
+    if annotated is not None:
+        return _annotated_converter(*annotated)
     if _is_datetime(schema):
         return _restore_datetime
     types = _types(schema)

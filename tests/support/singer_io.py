@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import decimal
 import io
 import json
 import sys
 import typing as t
 
+from tap_mongodb.singer_writer import serialize
 from tap_mongodb.tap import TapMongoDB
 
 
@@ -15,7 +17,8 @@ class SimulatedKillError(Exception):
 
 
 def parse_messages(text: str) -> list[dict[str, t.Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """As a Singer target reads them: non-integral numbers as Decimal, no digit lost."""
+    return [json.loads(line, parse_float=decimal.Decimal) for line in text.splitlines() if line.strip()]
 
 
 def run_tap(
@@ -97,7 +100,7 @@ def select_streams(
 
 def singer_lines(messages: t.Iterable[dict[str, t.Any] | str]) -> str:
     """Singer input text; strings are taken as raw lines (for malformed input)."""
-    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+    return "".join(m + "\n" if isinstance(m, str) else serialize(m).decode() for m in messages)
 
 
 def run_target(

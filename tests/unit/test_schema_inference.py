@@ -27,11 +27,13 @@ def test_plain_schema_types_and_formats() -> None:
         "plain",
     )
     props = schema["properties"]
-    assert props["_id"] == {"type": "string"}
+    assert props["_id"] == {"type": "string", "format": "x-bson-objectid"}
     assert props["n"]["type"] == ["number", "null"]
+    assert "format" not in props["n"]  # int and double: no single type to restore
     assert props["when"] == {"type": ["string", "null"], "format": "date-time"}
     assert props["ts"]["properties"] == {"t": {"type": ["integer", "null"]}, "i": {"type": ["integer", "null"]}}
-    assert props["big"]["type"] == ["integer", "null"]
+    assert props["big"] == {"type": ["integer", "null"], "format": "x-bson-long"}
+    assert props["ts"]["format"] == "x-bson-timestamp"
     assert schema["required"] == ["_id"]
 
 
@@ -81,5 +83,20 @@ def test_decimal_beyond_double_range_is_a_string_in_plain_schema() -> None:
 
 
 def test_empty_collection_gets_an_objectid_shaped_id() -> None:
-    assert infer_schema([], "plain")["properties"] == {"_id": {"type": "string"}}
+    assert infer_schema([], "plain")["properties"] == {"_id": {"type": "string", "format": "x-bson-objectid"}}
     assert infer_schema([], "extended_json")["properties"]["_id"]["properties"] == {"$oid": {"type": "string"}}
+
+
+def test_binary_annotation_carries_its_subtype_only_when_single() -> None:
+    from bson import Binary
+
+    schema = infer_schema(
+        [{"_id": 1, "b": Binary(b"x", 5), "mixed": b"a"}, {"_id": 2, "b": Binary(b"y", 5), "mixed": Binary(b"z", 6)}],
+        "plain",
+    )
+    assert schema["properties"]["b"]["format"] == "x-bson-bindata-5"
+    assert schema["properties"]["mixed"]["format"] == "x-bson-bindata"
+
+
+def test_extended_json_schemas_carry_no_annotations() -> None:
+    assert "x-bson-" not in str(infer_schema([every_type_document()], "extended_json"))

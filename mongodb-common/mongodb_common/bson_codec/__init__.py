@@ -1,6 +1,11 @@
 """The BSON codec: BSON values to Singer JSON values and back (see docs/bson-types.md)."""
 
-from mongodb_common.bson_codec.singer_decoding import ExtendedJsonError, decode_value, is_extended_json_wrapper
+from mongodb_common.bson_codec.singer_decoding import (
+    ExtendedJsonError,
+    decode_plain,
+    decode_value,
+    is_extended_json_wrapper,
+)
 from mongodb_common.bson_codec.singer_encoding import (
     ENCODINGS,
     EXTENDED_JSON,
@@ -17,6 +22,7 @@ __all__ = [
     "PLAIN",
     "ExtendedJsonError",
     "UnsupportedBsonValueError",
+    "decode_plain",
     "decode_value",
     "encode_extended_json",
     "encode_plain",

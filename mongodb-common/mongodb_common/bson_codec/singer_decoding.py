@@ -139,3 +139,59 @@ def decode_value(value: t.Any) -> t.Any:
     if value_type is decimal.Decimal:
         return float(value)
     return value
+
+
+def _plain_binary(value: str, subtype: int | None) -> Binary | bytes:
+    if subtype == 4 and len(value) == 36:
+        return Binary(uuid.UUID(value).bytes, 4)
+    data = base64.b64decode(value, validate=True)
+    return data if not subtype else Binary(data, subtype)
+
+
+def _plain_regex(value: str) -> Regex:
+    pattern, _, options = value[1:].rpartition("/")
+    return Regex(pattern, options)
+
+
+def _plain_code_with_scope(value: dict[str, t.Any]) -> Code:
+    return Code(value["$code"], decode_value(value["$scope"]))
+
+
+def _plain_dbref(value: dict[str, t.Any]) -> DBRef:
+    return _decode_dbref(value)
+
+
+def _plain_double(value: t.Any) -> float:
+    return _decode_double(value) if isinstance(value, str) else float(value)
+
+
+_PLAIN_DECODERS: dict[str, t.Callable[[t.Any, int | None], t.Any]] = {
+    "double": lambda v, _s: _plain_double(v),
+    "objectId": lambda v, _s: ObjectId(v),
+    "long": lambda v, _s: Int64(int(v)),
+    "decimal": lambda v, _s: Decimal128(str(v)),
+    "binData": _plain_binary,
+    "timestamp": lambda v, _s: Timestamp(int(v["t"]), int(v["i"])),
+    "regex": lambda v, _s: _plain_regex(v),
+    "javascript": lambda v, _s: Code(v),
+    "javascriptWithScope": lambda v, _s: _plain_code_with_scope(v),
+    "minKey": lambda _v, _s: MinKey(),
+    "maxKey": lambda _v, _s: MaxKey(),
+    "dbRef": lambda v, _s: _plain_dbref(v),
+    "date": lambda v, _s: date_from_ms(iso_to_ms(v)),
+}
+
+
+def decode_plain(value: t.Any, bson_type: str, subtype: int | None = None) -> t.Any:
+    """Restore a plain-encoded value whose schema names its BSON type (``x-bson-type``).
+
+    Raises ExtendedJsonError when the value does not have the plain shape of that type.
+    """
+    decoder = _PLAIN_DECODERS.get(bson_type)
+    if decoder is None:
+        return decode_value(value)
+    try:
+        return decoder(value, subtype)
+    except (KeyError, TypeError, ValueError, IndexError, decimal.InvalidOperation) as exc:
+        msg = f"{value!r} is not a plain-encoded {bson_type}: {exc}"
+        raise ExtendedJsonError(msg) from None

@@ -22,7 +22,12 @@ from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectI
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
-from mongodb_common.bson_codec.type_names import ANNOTATED_TYPES, binary_subtype, bson_type_name, format_for
+from mongodb_common.bson_codec.type_names import (
+    ANNOTATED_TYPES,
+    binary_subtype,
+    bson_type_name,
+    format_for,
+)
 
 # Spelled out rather than `{}`: the SDK and many targets need a "type" on every property.
 ANY_JSON_TYPES = ("array", "boolean", "integer", "number", "object", "string", "null")

@@ -106,39 +106,51 @@ def _annotated_converter(bson_type: str, subtype: int | None) -> Converter:
     return convert
 
 
+def _object_converter(properties: dict[str, t.Any]) -> Converter:
+    converters = {name: compile_converter(sub) for name, sub in properties.items() if isinstance(sub, dict)}
+    if all(conv is restore_any for conv in converters.values()):
+        return restore_any
+
+    def convert_object(value: t.Any) -> t.Any:
+        if type(value) is not dict or is_extended_json_wrapper(value):
+            return restore_any(value)
+        return {key: converters.get(key, restore_any)(item) for key, item in value.items()}
+
+    return convert_object
+
+
+def _array_converter(items: dict[str, t.Any]) -> Converter:
+    item_converter = compile_converter(items)
+    if item_converter is restore_any:
+        return restore_any
+
+    def convert_array(value: t.Any) -> t.Any:
+        if type(value) is not list:
+            return restore_any(value)
+        return [item_converter(item) for item in value]
+
+    return convert_array
+
+
+def _annotation(schema: t.Mapping[str, t.Any]) -> tuple[str, int | None] | None:
+    schema_format = schema.get("format")
+    if schema_format == "uuid":
+        return "binData", 4
+    return parse_format(schema_format) if isinstance(schema_format, str) else None
+
+
 def compile_converter(schema: t.Mapping[str, t.Any]) -> Converter:
     """A converter for values described by `schema` (a record schema gives a record converter)."""
-    schema_format = schema.get("format")
-    annotated = parse_format(schema_format) if isinstance(schema_format, str) else None
-    if schema_format == "uuid":
-        annotated = ("binData", 4)
-    if annotated is not None:
-        return _annotated_converter(*annotated)
+    annotation = _annotation(schema)
+    if annotation is not None:
+        return _annotated_converter(*annotation)
     if _is_datetime(schema):
         return _restore_datetime
     types = _types(schema)
     properties = schema.get("properties")
     if isinstance(properties, dict) and properties and (not types or "object" in types):
-        converters = {name: compile_converter(sub) for name, sub in properties.items() if isinstance(sub, dict)}
-        if all(conv is restore_any for conv in converters.values()):
-            return restore_any
-
-        def convert_object(value: t.Any) -> t.Any:
-            if type(value) is not dict or is_extended_json_wrapper(value):
-                return restore_any(value)
-            return {key: converters.get(key, restore_any)(item) for key, item in value.items()}
-
-        return convert_object
+        return _object_converter(properties)
     items = schema.get("items")
     if isinstance(items, dict) and (not types or "array" in types):
-        item_converter = compile_converter(items)
-        if item_converter is restore_any:
-            return restore_any
-
-        def convert_array(value: t.Any) -> t.Any:
-            if type(value) is not list:
-                return restore_any(value)
-            return [item_converter(item) for item in value]
-
-        return convert_array
+        return _array_converter(items)
     return restore_any

@@ -5,9 +5,11 @@ bson_codec), so SCHEMA and RECORD messages always agree: in plain encoding a dat
 ``date-time`` string and a Timestamp an object ``{t, i}``; in extended_json encoding an
 ObjectId is the object ``{"$oid": ...}``. In plain encoding, a field whose sampled values all
 share one BSON type that JSON cannot show (ObjectId, Int64, Decimal128 ...) gets a
-``format`` naming it (``x-bson-objectid`` ...; see mongodb_common.bson_codec.type_names). Every field is nullable, because a field missing
-from one document is as normal in MongoDB as a null, and objects keep JSON Schema's default
-of allowing properties the sample never saw, so such fields are still emitted.
+``format`` naming it (``x-bson-objectid`` ...; see mongodb_common.bson_codec.type_names).
+
+Every field is nullable, because a field missing from one document is as normal in MongoDB
+as a null, and objects keep JSON Schema's default of allowing properties the sample never
+saw, so such fields are still emitted.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from mongodb_common.bson_codec import ENCODINGS, PLAIN
 from mongodb_common.client_factory import create_client, verify_connection
@@ -42,6 +43,17 @@ class TapMongoDB(Tap):
     name = "tap-mongodb"
     dynamic_catalog = True
     message_writer_class = OrjsonSingerWriter
+    # Not BATCH: batch files bypass the per-record bookmarks that make syncs resumable.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     config_jsonschema = th.PropertiesList(
         *connection_properties(default_app_name="tap-mongodb"),

@@ -27,6 +27,8 @@ if t.TYPE_CHECKING:
     from target_mongodb.target import TargetMongoDB
 
 DEAD_LETTER = "dead_letter"
+UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
+LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 _MISSING_KEYS = "record lacks key properties"
 _VERSION = "_sdc_table_version"
 _SDC_FIELDS = (
@@ -50,6 +52,7 @@ class MongoSink(BatchSink):
         self._convert = compile_converter(schema)
         self._rejection: str | None = None
         self._hard_delete = self.config.get("hard_delete", True)
+        self._load_method = str(self.config.get("load_method") or UPSERT)
         self._keep_metadata = self.config.get("add_record_metadata", False)
 
     # -- destination -----------------------------------------------------------------
@@ -63,10 +66,17 @@ class MongoSink(BatchSink):
         return self.database.get_collection(self.collection_name, write_concern=self._mongo_target.write_concern)
 
     def setup(self) -> None:
-        """A unique index on a composite (or non-`_id`) key, so upserts stay idempotent."""
+        """A unique index on a composite (or non-`_id`) key, so upserts stay idempotent.
+
+        Not for append-only loads, which keep every copy of a key on purpose.
+        """
         super().setup()
+        namespace = (self.database_name, self.collection_name)
+        if self._load_method == OVERWRITE and self._mongo_target.claim_overwrite(namespace):
+            removed = self.collection.delete_many({}).deleted_count
+            self.logger.info("load_method=overwrite: emptied %s.%s (%d documents)", *namespace, removed)
         keys = list(self.key_properties)
-        if keys and keys != ["_id"]:
+        if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
             self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
         if keys and self.process_activate_version_messages:
             version_ledger.ensure_index(self.database)
@@ -137,7 +147,7 @@ class MongoSink(BatchSink):
         except (ValueRestorationError, DocumentRejectedError) as exc:
             self._reject(context, record, str(exc))
             return
-        if not keys:
+        if not keys or self._load_method == APPEND_ONLY:
             context.setdefault("inserts", []).append((write_operations.insert(raw), self._line_number))
             return
         filter_ = write_operations.key_filter(document, keys)

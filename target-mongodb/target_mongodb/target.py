@@ -14,7 +14,7 @@ from mongodb_common.connection_settings import connection_properties
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
 from target_mongodb.naming import KEEP_STREAM_NAME, NAMING_MODES, destination_namespace
-from target_mongodb.sinks import DEAD_LETTER, MongoSink
+from target_mongodb.sinks import DEAD_LETTER, LOAD_METHODS, UPSERT, MongoSink
 
 if t.TYPE_CHECKING:
     import pymongo
@@ -60,6 +60,17 @@ class TargetMongoDB(Target):
             description="Wait for the journal before a write counts as durable.",
         ),
         th.Property(
+            "load_method",
+            th.StringType,
+            default=UPSERT,
+            allowed_values=list(LOAD_METHODS),
+            description=(
+                "`upsert`: replace documents by key (insert when a stream has no key). "
+                "`append-only`: always insert. `overwrite`: empty each collection at its first "
+                "batch of the run, then upsert."
+            ),
+        ),
+        th.Property(
             "hard_delete",
             th.BooleanType,
             default=True,
@@ -83,7 +94,7 @@ class TargetMongoDB(Target):
         ),
         th.Property(
             "max_state_age_seconds",
-            th.NumberType,
+            th.IntegerType,
             default=60,
             description=(
                 "Longest time records wait before all sinks are flushed and the latest STATE "
@@ -95,6 +106,7 @@ class TargetMongoDB(Target):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("max_state_age_seconds", 60)) / 60
+        self._overwritten: set[tuple[str, str]] = set()
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Remember the state; flush everything (confirming it) once records have waited too long."""
@@ -113,6 +125,13 @@ class TargetMongoDB(Target):
         level = str(self.config.get("write_concern", "majority"))
         w: int | str = int(level) if level.isdigit() else level
         return WriteConcern(w=w, j=bool(self.config.get("write_concern_journal", True)))
+
+    def claim_overwrite(self, namespace: tuple[str, str]) -> bool:
+        """True the first time a collection is set up in this run (a schema change makes a new sink)."""
+        if namespace in self._overwritten:
+            return False
+        self._overwritten.add(namespace)
+        return True
 
     def namespace_for(self, stream_name: str) -> tuple[str, str]:
         return destination_namespace(stream_name, self.config)

@@ -216,3 +216,27 @@ def test_extended_json_values_are_restored_exactly(deployment: Deployment) -> No
         "nested": {"at": datetime.datetime(2024, 5, 1, tzinfo=UTC)},
     }
     assert type(doc["n"]) is Int64
+
+
+def test_load_method_append_only_inserts_even_with_keys(deployment: Deployment) -> None:
+    schema = {"_id": {"type": "integer"}, "v": {"type": "integer"}}
+    config = _config(deployment, load_method="append-only")
+    run_target(config, [schema_message("events", schema, ["v"]), *[record_message("events", {"v": 1})] * 2])
+    assert deployment.database("dest")["events"].count_documents({"v": 1}) == 2
+
+
+def test_load_method_overwrite_empties_the_collection_once_per_run(deployment: Deployment) -> None:
+    run_target(
+        _config(deployment),
+        [schema_message("shop-orders", ID_SCHEMA, ["_id"]), record_message("shop-orders", {"_id": 9})],
+    )
+    run_target(
+        _config(deployment, load_method="overwrite"),
+        [
+            schema_message("shop-orders", ID_SCHEMA, ["_id"]),
+            record_message("shop-orders", {"_id": 1}),
+            schema_message("shop-orders", {**ID_SCHEMA, "extra": {"type": "string"}}, ["_id"]),  # new sink, same run
+            record_message("shop-orders", {"_id": 2}),
+        ],
+    )
+    assert [d["_id"] for d in _docs(deployment)] == [1, 2]

@@ -1,0 +1,231 @@
+"""Writes docs/configuration.md and meltano.yml from the connectors' own settings.
+
+Both files are generated so they cannot drift from the code: tests/unit/test_generated_reference.py
+fails when they differ from what this script writes. Run it after changing a setting:
+
+    .venv/bin/python scripts/generate_reference.py
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import typing as t
+from pathlib import Path
+
+import yaml
+from singer_sdk import Tap, Target
+from tap_mongodb.tap import TapMongoDB
+from target_mongodb.target import TargetMongoDB
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGURATION_MD = ROOT / "docs" / "configuration.md"
+MELTANO_YML = ROOT / "meltano.yml"
+
+SENSITIVE = {"password", "mongodb_uri", "tls_certificate_key_file_password"}
+
+
+def settings_schema(plugin: type[Tap] | type[Target]) -> dict[str, t.Any]:
+    """The settings as `--about` shows them: ours plus the SDK's built-in ones."""
+    schema = copy.deepcopy(plugin.config_jsonschema)
+    plugin.append_builtin_config(schema)
+    return schema
+
+
+def _types(prop: dict[str, t.Any]) -> list[str]:
+    declared = prop.get("type", [])
+    return [declared] if isinstance(declared, str) else [name for name in declared if name != "null"]
+
+
+def _plain(value: t.Any) -> t.Any:
+    return value.value if hasattr(value, "value") else value
+
+
+def meltano_setting(name: str, prop: dict[str, t.Any]) -> dict[str, t.Any]:
+    types = _types(prop)
+    setting: dict[str, t.Any] = {"name": name, "label": prop.get("title") or name.replace("_", " ").capitalize()}
+    if prop.get("enum") or prop.get("allowed_values"):
+        setting["kind"] = "options"
+        setting["options"] = [{"label": str(_plain(v)), "value": _plain(v)} for v in prop.get("enum", [])]
+    elif "boolean" in types:
+        setting["kind"] = "boolean"
+    elif "integer" in types:
+        setting["kind"] = "integer"
+    elif "object" in types:
+        setting["kind"] = "object"
+    elif "array" in types:
+        setting["kind"] = "array"
+    else:
+        setting["kind"] = "string"
+    if name in SENSITIVE or prop.get("secret"):
+        setting["sensitive"] = True
+    if "default" in prop:
+        setting["value"] = _plain(prop["default"])
+    if prop.get("description"):
+        setting["description"] = " ".join(str(prop["description"]).split())
+    return setting
+
+
+def meltano_settings(plugin: type[Tap] | type[Target]) -> list[dict[str, t.Any]]:
+    return [meltano_setting(name, prop) for name, prop in settings_schema(plugin)["properties"].items()]
+
+
+def _capabilities(plugin: type[Tap] | type[Target]) -> list[str]:
+    return sorted(str(_plain(capability)) for capability in plugin.capabilities)
+
+
+DEMO = "${MELTANO_PROJECT_ROOT}/.demo"
+
+
+def meltano_project() -> dict[str, t.Any]:
+    return {
+        "requires_meltano": ">=4.4,<5",
+        "default_environment": "demo",
+        "project_id": "8b6f1f2a-4a77-4c8e-9d3e-5c1f0e7a2b64",
+        "send_anonymous_usage_stats": False,
+        "venv": {"backend": "uv"},
+        "environments": [
+            {
+                "name": "demo",
+                "config": {
+                    "plugins": {
+                        "extractors": [
+                            {
+                                "name": "tap-mongodb",
+                                "config": {"mongodb_uri": f"litemongo://{DEMO}/source", "database_includes": ["demo_*"]},
+                            }
+                        ],
+                        "loaders": [
+                            {
+                                "name": "target-mongodb",
+                                "config": {
+                                    "mongodb_uri": f"litemongo://{DEMO}/destination",
+                                    "database": "replica",
+                                    "collection_naming": "database_from_prefix",
+                                },
+                            },
+                            {"name": "target-csv", "config": {"output_path": f"{DEMO}/csv"}},
+                        ],
+                    }
+                },
+            },
+            {
+                # Connection strings are secrets: `meltano --environment=prod config <plugin> set
+                # mongodb_uri ...` keeps them in .env (TAP_MONGODB_MONGODB_URI, ...), not here.
+                "name": "prod",
+                "config": {"plugins": {"loaders": [{"name": "target-mongodb", "config": {"database": "replica"}}]}},
+            },
+        ],
+        "plugins": {
+            "extractors": [
+                {
+                    "name": "tap-mongodb",
+                    "namespace": "tap_mongodb",
+                    "pip_url": "-e ./mongodb-common[standin] -e ./tap-mongodb",
+                    "executable": "tap-mongodb",
+                    "capabilities": _capabilities(TapMongoDB),
+                    "settings_group_validation": [["mongodb_uri"], ["host"]],
+                    "settings": meltano_settings(TapMongoDB),
+                },
+                {
+                    "name": "tap-mongodb--full-table",
+                    "inherit_from": "tap-mongodb",
+                    "metadata": {"*": {"replication-method": "FULL_TABLE"}},
+                },
+                {
+                    "name": "tap-mongodb--incremental",
+                    "inherit_from": "tap-mongodb",
+                    "metadata": {"*": {"replication-method": "INCREMENTAL", "replication-key": "updated_at"}},
+                },
+                {
+                    "name": "tap-mongodb--flattened",
+                    "inherit_from": "tap-mongodb",
+                    "config": {"flattening_enabled": True, "flattening_max_depth": 3},
+                },
+            ],
+            "loaders": [
+                {
+                    "name": "target-mongodb",
+                    "namespace": "target_mongodb",
+                    "pip_url": "-e ./mongodb-common[standin] -e ./target-mongodb",
+                    "executable": "target-mongodb",
+                    "capabilities": _capabilities(TargetMongoDB),
+                    "settings_group_validation": [["mongodb_uri", "database"], ["host", "database"]],
+                    "settings": meltano_settings(TargetMongoDB),
+                },
+                {
+                    "name": "target-csv",
+                    "namespace": "target_csv",
+                    "pip_url": "meltanolabs-target-csv==0.5.0",
+                    "executable": "target-csv",
+                    "capabilities": ["about", "schema-flattening", "stream-maps"],
+                    "settings": [
+                        {"name": "output_path", "kind": "string", "label": "Output path"},
+                        {"name": "file_naming_scheme", "kind": "string", "label": "File naming scheme"},
+                    ],
+                },
+            ],
+        },
+        "jobs": [{"name": "mongo-to-mongo", "tasks": ["tap-mongodb target-mongodb"]}],
+    }
+
+
+def render_meltano_yml() -> str:
+    header = (
+        "# Generated by scripts/generate_reference.py from the connectors' settings; edit the\n"
+        "# script, not this file (tests/unit/test_generated_reference.py checks they agree).\n"
+    )
+    return header + yaml.safe_dump(meltano_project(), sort_keys=False, width=100, allow_unicode=True)
+
+
+def _default_text(prop: dict[str, t.Any]) -> str:
+    if "default" not in prop:
+        return ""
+    value = _plain(prop["default"])
+    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
+
+
+def _settings_table(plugin: type[Tap] | type[Target]) -> list[str]:
+    schema = settings_schema(plugin)
+    required = set(schema.get("required", []))
+    rows = ["| Setting | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    for name, prop in schema["properties"].items():
+        kind = "/".join(_types(prop)) or "any"
+        if prop.get("enum"):
+            kind += ": " + ", ".join(f"`{_plain(v)}`" for v in prop["enum"])
+        flags = (" **required**" if name in required else "") + (" (secret)" if name in SENSITIVE or prop.get("secret") else "")
+        description = " ".join(str(prop.get("description") or prop.get("title") or "").split()).replace("|", "\\|")
+        rows.append(f"| `{name}`{flags} | {kind} | {_default_text(prop)} | {description} |")
+    return rows
+
+
+def render_configuration_md() -> str:
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by scripts/generate_reference.py from the connectors' code; do not edit. -->",
+        "",
+        "Settings come from a JSON config file (`--config`), from environment variables with",
+        "`--config=ENV` (`TAP_MONGODB_<SETTING>`, `TARGET_MONGODB_<SETTING>`), or from Meltano",
+        "(`meltano config tap-mongodb set <setting> <value>`). Secret settings are never printed.",
+        "",
+        "## tap-mongodb",
+        "",
+        *_settings_table(TapMongoDB),
+        "",
+        "## target-mongodb",
+        "",
+        *_settings_table(TargetMongoDB),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    CONFIGURATION_MD.write_text(render_configuration_md(), encoding="utf-8")
+    MELTANO_YML.write_text(render_meltano_yml(), encoding="utf-8")
+    sys.stdout.write(f"wrote {CONFIGURATION_MD.relative_to(ROOT)} and {MELTANO_YML.relative_to(ROOT)}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ import sys
 import uuid
 
 from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
+
 from mongodb_common.standin import connect, path_of
 
 UTC = datetime.timezone.utc
@@ -42,7 +43,10 @@ def seed(uri: str, *, customers: int = 200, orders: int = 1000) -> dict[str, int
                 "_id": customer_id,
                 "name": f"Customer {n}",
                 "email": f"customer{n}@example.com",
-                "address": {"city": rng.choice(CITIES), "geo": {"lat": rng.uniform(-60, 60), "lon": rng.uniform(-180, 180)}},
+                "address": {
+                    "city": rng.choice(CITIES),
+                    "geo": {"lat": rng.uniform(-60, 60), "lon": rng.uniform(-180, 180)},
+                },
                 "tags": rng.sample(["vip", "newsletter", "b2b", "returning"], k=rng.randint(0, 3)),
                 "balance": Decimal128(f"{rng.randint(0, 100000) / 100:.2f}"),
                 "signed_up_at": start + datetime.timedelta(days=rng.randint(0, 365)),
@@ -61,7 +65,11 @@ def seed(uri: str, *, customers: int = 200, orders: int = 1000) -> dict[str, int
                 "customer_id": rng.choice(customer_ids),
                 "status": rng.choice(["open", "paid", "shipped", "refunded"]),
                 "items": [
-                    {"sku": rng.choice(PRODUCTS), "qty": rng.randint(1, 4), "price": Decimal128(f"{rng.randint(100, 20000) / 100:.2f}")}
+                    {
+                        "sku": rng.choice(PRODUCTS),
+                        "qty": rng.randint(1, 4),
+                        "price": Decimal128(f"{rng.randint(100, 20000) / 100:.2f}"),
+                    }
                     for _ in range(rng.randint(1, 5))
                 ],
                 "total_cents": Int64(rng.randint(100, 10**6)),

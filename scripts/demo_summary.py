@@ -14,7 +14,9 @@ def main(source_uri: str, destination_uri: str, seconds: str) -> None:
     for database in sorted(source.list_database_names()):
         for collection in sorted(source[database].list_collection_names()):
             copied = destination[database][collection].count_documents({})
-            lines.append(f"  {database + '.' + collection:<28}{source[database][collection].count_documents({}):>8}{copied:>8}")
+            lines.append(
+                f"  {database + '.' + collection:<28}{source[database][collection].count_documents({}):>8}{copied:>8}"
+            )
     lines += [
         "",
         "Data lives in .demo/ (the embedded stand-in, for demos and tests only).",

@@ -14,9 +14,12 @@ import typing as t
 from pathlib import Path
 
 import yaml
-from singer_sdk import Tap, Target
+
 from tap_mongodb.tap import TapMongoDB
 from target_mongodb.target import TargetMongoDB
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION_MD = ROOT / "docs" / "configuration.md"
@@ -92,7 +95,10 @@ def meltano_project() -> dict[str, t.Any]:
                         "extractors": [
                             {
                                 "name": "tap-mongodb",
-                                "config": {"mongodb_uri": f"litemongo://{DEMO}/source", "database_includes": ["demo_*"]},
+                                "config": {
+                                    "mongodb_uri": f"litemongo://{DEMO}/source",
+                                    "database_includes": ["demo_*"],
+                                },
                             }
                         ],
                         "loaders": [
@@ -193,7 +199,9 @@ def _settings_table(plugin: type[Tap] | type[Target]) -> list[str]:
         kind = "/".join(_types(prop)) or "any"
         if prop.get("enum"):
             kind += ": " + ", ".join(f"`{_plain(v)}`" for v in prop["enum"])
-        flags = (" **required**" if name in required else "") + (" (secret)" if name in SENSITIVE or prop.get("secret") else "")
+        flags = (" **required**" if name in required else "") + (
+            " (secret)" if name in SENSITIVE or prop.get("secret") else ""
+        )
         description = " ".join(str(prop.get("description") or prop.get("title") or "").split()).replace("|", "\\|")
         rows.append(f"| `{name}`{flags} | {kind} | {_default_text(prop)} | {description} |")
     return rows

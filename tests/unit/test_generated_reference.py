@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _generator():  # noqa: ANN202 - module object
+def _generator():
     spec = importlib.util.spec_from_file_location("generate_reference", ROOT / "scripts" / "generate_reference.py")
     assert spec is not None
     assert spec.loader is not None
@@ -30,7 +30,9 @@ def test_configuration_reference_matches_the_code() -> None:
 
 def test_meltano_yml_matches_the_code() -> None:
     generated = _generator().render_meltano_yml()
-    assert (ROOT / "meltano.yml").read_text(encoding="utf-8") == generated, "run: .venv/bin/python scripts/generate_reference.py"
+    assert (ROOT / "meltano.yml").read_text(encoding="utf-8") == generated, (
+        "run: .venv/bin/python scripts/generate_reference.py"
+    )
 
 
 def test_meltano_declares_every_setting_with_secrets_marked_sensitive() -> None:

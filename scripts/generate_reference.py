@@ -144,6 +144,11 @@ def meltano_project() -> dict[str, t.Any]:
                     "metadata": {"*": {"replication-method": "INCREMENTAL", "replication-key": "updated_at"}},
                 },
                 {
+                    "name": "tap-mongodb--log-based",
+                    "inherit_from": "tap-mongodb",
+                    "metadata": {"*": {"replication-method": "LOG_BASED"}},
+                },
+                {
                     "name": "tap-mongodb--flattened",
                     "inherit_from": "tap-mongodb",
                     "config": {"flattening_enabled": True, "flattening_max_depth": 3},

@@ -177,6 +177,10 @@ def _bulk_write(
 
 mongomock_collection.Collection.bulk_write = _bulk_write
 
+# Tailable-await cursors (oplog reading) set an await time; the stand-in never waits.
+if not hasattr(mongomock_collection.Cursor, "max_await_time_ms"):
+    mongomock_collection.Cursor.max_await_time_ms = lambda self, _ms: self
+
 for _name in _SERIALIZED_COLLECTION_METHODS:
     setattr(mongomock_collection.Collection, _name, _serialized(getattr(mongomock_collection.Collection, _name)))
 for _name in ("drop_collection", "create_collection", "command"):

@@ -10,7 +10,9 @@ A stream's state entry looks like::
     {"replication_key": "updated_at",
      "replication_key_value": {"$date": "2024-05-01T10:00:00.000Z"},   # INCREMENTAL
      "version": 1714557600000,                                       # FULL_TABLE in progress
-     "last_id": {"$oid": "6630c2f0a1b2c3d4e5f60718"}}                  # FULL_TABLE resume point
+     "last_id": {"$oid": "6630c2f0a1b2c3d4e5f60718"},                 # FULL_TABLE resume point
+     "log_position": {"resume_token": {"_data": "8266..."}}}          # LOG_BASED (change streams)
+    # or {"log_position": {"oplog_ts": {"$timestamp": {"t": 1714557600, "i": 3}}}}  (oplog)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ REPLICATION_KEY = "replication_key"
 REPLICATION_KEY_VALUE = "replication_key_value"
 TABLE_VERSION = "version"
 LAST_ID = "last_id"
+LOG_POSITION = "log_position"
 
 NO_BOOKMARK: t.Final = object()  # "no position yet", distinct from a null key value
 
@@ -75,3 +78,23 @@ def finish_full_table(state: dict[str, t.Any]) -> None:
     """A completed sync leaves no resume point, so the next run starts a new version."""
     state.pop(TABLE_VERSION, None)
     state.pop(LAST_ID, None)
+
+
+def read_log_position(state: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    """Where LOG_BASED reading continues; None before the initial sync captured one."""
+    position = state.get(LOG_POSITION)
+    return decode_position(position) if position else None
+
+
+def write_log_position(state: dict[str, t.Any], position: t.Mapping[str, t.Any]) -> None:
+    state[LOG_POSITION] = encode_position(dict(position))
+
+
+def initial_sync_in_progress(state: t.Mapping[str, t.Any]) -> bool:
+    return TABLE_VERSION in state
+
+
+def clear_for_resync(state: dict[str, t.Any]) -> None:
+    """Forget everything, so the next run starts with a new initial sync."""
+    for key in (LOG_POSITION, TABLE_VERSION, LAST_ID):
+        state.pop(key, None)

@@ -17,10 +17,12 @@ from singer_sdk import singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from mongodb_common.bson_codec import get_encoder
+from mongodb_common.bson_codec.datetimes import datetime_to_ms, ms_to_iso
 from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare
 from mongodb_common.cli_errors import ConnectorError
 from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
+from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.queries import after_filter, before_bracket_filter
 
 if t.TYPE_CHECKING:
@@ -33,6 +35,7 @@ FULL_TABLE = "FULL_TABLE"
 INCREMENTAL = "INCREMENTAL"
 LOG_BASED = "LOG_BASED"
 ENVELOPE = "envelope"
+DELETED_AT = "_sdc_deleted_at"
 
 MISMATCH_EMIT = "emit"
 MISMATCH_SKIP = "skip"
@@ -132,15 +135,14 @@ class CollectionStream(Stream):
                     "choose FULL_TABLE or INCREMENTAL replication for it"
                 )
                 raise CatalogValidationError(msg)
-            msg = f"stream {self.name!r}: LOG_BASED replication is not available in this version yet"
-            raise CatalogValidationError(msg)
+            return
         if method == INCREMENTAL and not self.replication_key:
             msg = (
                 f"stream {self.name!r} uses INCREMENTAL replication but has no replication key: "
                 "set replication-key in its catalog metadata or in the replication_keys setting"
             )
             raise CatalogValidationError(msg)
-        if method not in {FULL_TABLE, INCREMENTAL}:
+        if method not in {FULL_TABLE, INCREMENTAL, LOG_BASED}:
             msg = f"stream {self.name!r}: unknown replication method {method!r}"
             raise CatalogValidationError(msg)
 
@@ -190,6 +192,8 @@ class CollectionStream(Stream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
         if self.replication_method == INCREMENTAL:
             yield from self._read_incremental()
+        elif self.replication_method == LOG_BASED:
+            yield from self._read_log_based()
         else:
             yield from self._read_full_table()
 
@@ -218,6 +222,64 @@ class CollectionStream(Stream):
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
             self._write_activate_version_message(version)
+
+    def _read_log_based(self) -> t.Iterator[dict[str, t.Any]]:
+        """Initial sync when needed, then (once, for all LOG_BASED streams) the log.
+
+        The log position is captured *before* the full-table read, so every change made
+        while it runs is read from the log afterwards; changes seen twice are harmless since
+        records always carry a document's latest state.
+        """
+        state = self.stream_state
+        if bookmarks.read_log_position(state) is None:
+            position = self._mongo_tap.log_source.current_position()
+            bookmarks.clear_for_resync(state)
+            bookmarks.write_log_position(state, position)
+            self.logger.info("Initial sync of %s: full-table read, then the log from %s", self.name, position)
+            yield from self._read_full_table()
+        elif bookmarks.initial_sync_in_progress(state):
+            yield from self._read_full_table()
+        if self._mongo_tap.is_last_log_based_stream(self):
+            self._mongo_tap.follow_log()
+
+    # -- log-based changes (called by the LogSession) ---------------------------------
+
+    @property
+    def log_position(self) -> dict[str, t.Any] | None:
+        position = bookmarks.read_log_position(self.stream_state)
+        if position is not None and self._mongo_tap.log_source.kind not in position:
+            self.logger.warning("%s: saved log position is of another log_method; re-syncing", self.name)
+            return None
+        return position
+
+    @log_position.setter
+    def log_position(self, position: dict[str, t.Any]) -> None:
+        bookmarks.write_log_position(self.stream_state, position)
+        self.state_manager.is_flushed = False
+
+    @property
+    def needs_resync(self) -> bool:
+        return bookmarks.LOG_POSITION not in self.stream_state
+
+    def mark_for_resync(self) -> None:
+        bookmarks.clear_for_resync(self.stream_state)
+        self.state_manager.is_flushed = False
+
+    def emit_change(self, change: Change) -> None:
+        """Write the record for one change: the document's latest state, or its deletion."""
+        if change.kind is ChangeKind.DELETE:
+            record = {
+                "_id": self._encode(change.document_id),
+                DELETED_AT: ms_to_iso(datetime_to_ms(deleted_at(change))),
+            }
+        elif change.document is not None:
+            record = self._to_record(change.document)
+        else:
+            return
+        self._write_record_message(record)
+
+    def write_state_now(self) -> None:
+        self._write_state_message()
 
     def _read_incremental(self) -> t.Iterator[dict[str, t.Any]]:
         """Documents with key >= the bookmark (ties re-sent, harmlessly), in key order."""

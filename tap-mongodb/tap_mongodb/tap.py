@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import typing as t
@@ -15,15 +16,27 @@ from mongodb_common.bson_codec import ENCODINGS, PLAIN
 from mongodb_common.client_factory import create_client, verify_connection
 from mongodb_common.connection_settings import connection_properties, read_preference_property
 from tap_mongodb.discovery import CollectionInfo, discover_collections, stream_id_for
+from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
+from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
 from tap_mongodb.singer_writer import OrjsonSingerWriter
-from tap_mongodb.streams import ENVELOPE, MISMATCH_EMIT, MISMATCH_FAIL, MISMATCH_SKIP, CollectionStream
+from tap_mongodb.streams import (
+    DELETED_AT,
+    ENVELOPE,
+    LOG_BASED,
+    MISMATCH_EMIT,
+    MISMATCH_FAIL,
+    MISMATCH_SKIP,
+    CollectionStream,
+)
 
 if t.TYPE_CHECKING:
     import pymongo
     from singer_sdk import singerlib as singer
 
 SCHEMA_INFERRED = "inferred"
+CHANGE_STREAMS = "change_streams"
+OPLOG = "oplog"
 
 
 def _raw_catalog(catalog: t.Any) -> dict[str, t.Any]:
@@ -31,10 +44,23 @@ def _raw_catalog(catalog: t.Any) -> dict[str, t.Any]:
     if catalog is None:
         return {}
     if isinstance(catalog, dict):
-        return catalog
+        return copy.deepcopy(catalog)
     if hasattr(catalog, "to_dict"):
         return t.cast("dict[str, t.Any]", catalog.to_dict())
     return t.cast("dict[str, t.Any]", json.loads(Path(catalog).read_text(encoding="utf-8")))
+
+
+def _with_delete_markers(catalog: dict[str, t.Any]) -> dict[str, t.Any]:
+    """LOG_BASED streams also emit deletions: their schema gets `_sdc_deleted_at`."""
+    for stream in catalog.get("streams", []):
+        root = next((m.get("metadata", {}) for m in stream.get("metadata", []) if m.get("breadcrumb") == []), {})
+        method = (
+            root.get("forced-replication-method") or root.get("replication-method") or stream.get("replication_method")
+        )
+        if str(method).upper() == LOG_BASED:
+            properties = stream.setdefault("schema", {}).setdefault("properties", {})
+            properties.setdefault(DELETED_AT, {"type": ["string", "null"], "format": "date-time"})
+    return catalog
 
 
 class TapMongoDB(Tap):
@@ -49,6 +75,7 @@ class TapMongoDB(Tap):
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
         TapCapabilities.ACTIVATE_VERSION,
+        TapCapabilities.LOG_BASED,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
@@ -122,6 +149,60 @@ class TapMongoDB(Tap):
             description="Send ACTIVATE_VERSION after each complete FULL_TABLE sync so targets drop deleted documents.",
         ),
         th.Property(
+            "log_method",
+            th.StringType,
+            default=CHANGE_STREAMS,
+            allowed_values=[CHANGE_STREAMS, OPLOG],
+            description=(
+                "How LOG_BASED streams read changes: `change_streams` (MongoDB 4.0+, Atlas, "
+                "sharded clusters through mongos) or `oplog` (tailing local.oplog.rs of a replica set)."
+            ),
+        ),
+        th.Property(
+            "continuous",
+            th.BooleanType,
+            default=False,
+            description="Keep following the log after catching up (live replication) instead of ending the run.",
+        ),
+        th.Property(
+            "max_run_seconds",
+            th.IntegerType,
+            default=0,
+            description="Stop reading the log after this long (0: only when caught up, or never with `continuous`).",
+        ),
+        th.Property(
+            "max_await_time_ms",
+            th.IntegerType,
+            default=1000,
+            description="How long one read of the log waits for new changes before counting as caught up.",
+        ),
+        th.Property(
+            "state_interval_seconds",
+            th.IntegerType,
+            default=30,
+            description="How often STATE (and the replication lag) is written while following the log.",
+        ),
+        th.Property(
+            "lost_log_position",
+            th.StringType,
+            default=RESYNC,
+            allowed_values=[RESYNC, FAIL],
+            description=(
+                "When the saved log position has left the oplog: `resync` the affected streams with a new "
+                "initial sync on the next run (logged as an error), or `fail` naming the streams and the gap."
+            ),
+        ),
+        th.Property(
+            "log_invalidation",
+            th.StringType,
+            default=RESYNC,
+            allowed_values=[RESYNC, FAIL],
+            description=(
+                "When a followed collection is dropped or renamed (or its database dropped): `resync` it on "
+                "the next run, or `fail`."
+            ),
+        ),
+        th.Property(
             "cursor_batch_size",
             th.IntegerType,
             description="Documents per cursor batch (server default if unset); bounds memory per stream.",
@@ -129,8 +210,8 @@ class TapMongoDB(Tap):
     ).to_dict()
 
     def __init__(self, *, catalog: t.Any = None, **kwargs: t.Any) -> None:
-        self._raw_catalog = _raw_catalog(catalog)
-        super().__init__(catalog=catalog, **kwargs)
+        self._raw_catalog = _with_delete_markers(_raw_catalog(catalog))
+        super().__init__(catalog=self._raw_catalog if catalog is not None else None, **kwargs)
 
     def raw_stream_metadata(self, tap_stream_id: str) -> dict[str, t.Any]:
         """The stream's root metadata exactly as given, unknown keys included."""
@@ -147,6 +228,28 @@ class TapMongoDB(Tap):
         client = create_client(self.config, read_preference=self.config.get("read_preference"))
         verify_connection(client, self.config)
         return client
+
+    @functools.cached_property
+    def log_source(self) -> LogSource:
+        """One log reader for every selected LOG_BASED stream (one cursor, filtered server-side)."""
+        namespaces = [(s.info.database, s.info.collection) for s in self._log_based_streams()]
+        source_class = OplogSource if self.config.get("log_method") == OPLOG else ChangeStreamSource
+        return source_class(self.client, namespaces, max_await_ms=int(self.config.get("max_await_time_ms", 1000)))
+
+    def _log_based_streams(self) -> list[CollectionStream]:
+        return [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, CollectionStream) and stream.selected and stream.replication_method == LOG_BASED
+        ]
+
+    def is_last_log_based_stream(self, stream: CollectionStream) -> bool:
+        """The log is read once, during the sync of the last LOG_BASED stream (the SDK syncs in order)."""
+        streams = self._log_based_streams()
+        return bool(streams) and streams[-1] is stream
+
+    def follow_log(self) -> None:
+        LogSession(self._log_based_streams(), self.log_source, self.config).run()
 
     def discover_streams(self) -> list[CollectionStream]:
         """Streams from the input catalog when given (no sampling), else from discovery."""

@@ -47,4 +47,4 @@ def test_meltano_declares_every_setting_with_secrets_marked_sensitive() -> None:
         for secret in ("mongodb_uri", "password", "tls_certificate_key_file_password"):
             assert declared[secret]["sensitive"] is True
         assert declared["server_selection_timeout_ms"]["kind"] == "integer"
-    assert "log-based" not in plugins["tap-mongodb"]["capabilities"]  # not until it exists
+    assert "log-based" in plugins["tap-mongodb"]["capabilities"]

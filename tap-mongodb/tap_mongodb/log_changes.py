@@ -1,0 +1,39 @@
+"""What a log entry means for a stream: the shared vocabulary of both log readers.
+
+Change stream events and oplog entries both become `Change` values; streams turn those into
+records. Keeping the translation pure means recorded server documents can be fed through the
+exact code path the live cursors use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import typing as t
+
+
+class ChangeKind(enum.Enum):
+    UPSERT = "upsert"  # the document's current full state is in `document`
+    DELETE = "delete"  # the document with `document_id` is gone
+    REFETCH = "refetch"  # the document changed; read its current state by `document_id`
+    INVALIDATE = "invalidate"  # the collection was dropped, renamed, or its database dropped
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    kind: ChangeKind
+    database: str
+    collection: str | None  # None: every collection of the database (dropDatabase)
+    document_id: t.Any = None
+    document: dict[str, t.Any] | None = None
+    wall_time: datetime.datetime | None = None
+    reason: str = ""
+
+    def concerns(self, database: str, collection: str) -> bool:
+        return self.database == database and self.collection in {None, collection}
+
+
+def deleted_at(change: Change) -> datetime.datetime:
+    """When the document was deleted: the event's wall time, else now."""
+    return change.wall_time or datetime.datetime.now(tz=datetime.timezone.utc)

@@ -1,0 +1,73 @@
+"""Oplog entries (`local.oplog.rs`) to `Change` values, for deployments without change streams.
+
+Entry shapes, by `op`: `i` insert (`o` is the document), `u` update (`o2._id` names the
+document; `o` is a replacement, `$set`/`$unset` modifiers, or a `$v: 2` diff), `d` delete
+(`o._id`), `c` command (`applyOps` of a transaction, holding entries of the other kinds;
+`drop`, `renameCollection`, `dropDatabase`), `n` no-op. Updates are never re-applied from
+the entry: the document's current state is read instead, whatever the update format.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_mongodb.log_changes import Change, ChangeKind
+
+
+def _split(namespace: str) -> tuple[str, str]:
+    database, _, collection = namespace.partition(".")
+    return database, collection
+
+
+def _is_replacement(update: t.Mapping[str, t.Any]) -> bool:
+    return not any(str(key).startswith("$") for key in update)
+
+
+def translate_entry(entry: t.Mapping[str, t.Any]) -> list[Change]:
+    """The changes one oplog entry stands for, in order (a transaction holds several)."""
+    operation = entry.get("op")
+    namespace = str(entry.get("ns", ""))
+    database, collection = _split(namespace)
+    wall_time = entry.get("wall")
+    body = entry.get("o") or {}
+    if operation == "i":
+        return [Change(ChangeKind.UPSERT, database, collection, body.get("_id"), dict(body), wall_time)]
+    if operation == "u":
+        document_id = (entry.get("o2") or {}).get("_id")
+        if _is_replacement(body):
+            return [
+                Change(ChangeKind.UPSERT, database, collection, document_id, {"_id": document_id, **body}, wall_time)
+            ]
+        return [Change(ChangeKind.REFETCH, database, collection, document_id, wall_time=wall_time)]
+    if operation == "d":
+        return [Change(ChangeKind.DELETE, database, collection, body.get("_id"), wall_time=wall_time)]
+    if operation == "c":
+        return _command(database, body, wall_time)
+    return []  # "n" no-ops, and anything newer
+
+
+def _command(database: str, body: t.Mapping[str, t.Any], wall_time: t.Any) -> list[Change]:
+    if "applyOps" in body:
+        changes: list[Change] = []
+        for inner in body["applyOps"]:
+            changes.extend(translate_entry({"wall": wall_time, **inner}))
+        return changes
+    if "drop" in body:
+        return [
+            Change(
+                ChangeKind.INVALIDATE,
+                database,
+                str(body["drop"]),
+                wall_time=wall_time,
+                reason=f"drop of {database}.{body['drop']}",
+            )
+        ]
+    if "renameCollection" in body:
+        source_db, source_collection = _split(str(body["renameCollection"]))
+        reason = f"rename of {body['renameCollection']} to {body.get('to')}"
+        return [Change(ChangeKind.INVALIDATE, source_db, source_collection, wall_time=wall_time, reason=reason)]
+    if "dropDatabase" in body:
+        return [
+            Change(ChangeKind.INVALIDATE, database, None, wall_time=wall_time, reason=f"dropDatabase of {database}")
+        ]
+    return []  # create, createIndexes, collMod ...: no document changed

@@ -1,0 +1,97 @@
+"""Recorded change events and oplog entries translate to the right changes."""
+
+from __future__ import annotations
+
+import pytest
+from bson import ObjectId, Timestamp
+
+from tap_mongodb.change_events import translate_event
+from tap_mongodb.log_changes import ChangeKind
+from tap_mongodb.log_sources import LogItem, position_key, resolve_refetches
+from tap_mongodb.oplog_entries import translate_entry
+from tests.support.recorded_log import load
+
+
+def test_change_events_of_each_kind() -> None:
+    insert, update, replace, update_of_deleted, delete = (translate_event(e) for e in load("change_events.json"))
+    assert insert is not None
+    assert (insert.kind, insert.database, insert.collection) == (ChangeKind.UPSERT, "shop", "orders")
+    assert insert.document is not None
+    assert insert.document["status"] == "open"
+    assert update is not None
+    assert update.kind is ChangeKind.UPSERT
+    assert update.document is not None
+    assert update.document["status"] == "paid"  # the looked-up full document, not the delta
+    assert replace is not None
+    assert replace.document == {
+        "_id": ObjectId("66a0c1f0a1b2c3d4e5f60719"),
+        "status": "replaced",
+        "total": replace.document["total"],
+    }
+    assert update_of_deleted is not None
+    assert update_of_deleted.kind is ChangeKind.DELETE
+    assert delete is not None
+    assert (delete.kind, delete.document_id) == (ChangeKind.DELETE, ObjectId("66a0c1f0a1b2c3d4e5f60720"))
+    assert delete.wall_time is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "collection"),
+    [("drop", "orders"), ("rename", "orders"), ("dropDatabase", None), ("invalidate", None)],
+)
+def test_invalidating_events(name: str, collection: str | None) -> None:
+    change = translate_event(load("invalidating_events.json")[name])
+    assert change is not None
+    assert change.kind is ChangeKind.INVALIDATE
+    assert change.collection == collection
+    assert name in change.reason
+
+
+def test_events_that_change_no_document_are_ignored() -> None:
+    assert translate_event({"operationType": "createIndexes", "ns": {"db": "shop", "coll": "orders"}}) is None
+
+
+def test_oplog_entries_of_each_kind() -> None:
+    entries = load("oplog_entries.json")
+    kinds = [[(c.kind, c.document_id) for c in translate_entry(entry)] for entry in entries]
+    o718, o719, o720, o721 = (ObjectId(f"66a0c1f0a1b2c3d4e5f607{n}") for n in ("18", "19", "20", "21"))
+    assert kinds == [
+        [(ChangeKind.UPSERT, o720)],
+        [(ChangeKind.REFETCH, o718)],  # $v: 2 diff
+        [(ChangeKind.REFETCH, o719)],  # $set / $unset
+        [],  # no-op
+        [(ChangeKind.UPSERT, o721), (ChangeKind.REFETCH, o718), (ChangeKind.DELETE, o720)],  # applyOps
+        [(ChangeKind.UPSERT, o719)],  # replacement
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "collection"), [("drop", "orders"), ("renameCollection", "orders"), ("dropDatabase", None)]
+)
+def test_oplog_commands_invalidate(name: str, collection: str | None) -> None:
+    (change,) = translate_entry(load("oplog_commands.json")[name])
+    assert change.kind is ChangeKind.INVALIDATE
+    assert (change.database, change.collection) == ("shop", collection)
+
+
+def test_refetches_become_current_documents_or_nothing_when_deleted_since() -> None:
+    entries = load("oplog_entries.json")
+    items = [LogItem({"oplog_ts": e["ts"]}, change) for e in entries for change in translate_entry(e)]
+    queries: list[tuple[str, str, list[object]]] = []
+
+    def fetch(database: str, collection: str, ids: list[object]) -> dict[object, dict[str, object]]:
+        queries.append((database, collection, ids))
+        return {
+            ("ObjectId", ObjectId("66a0c1f0a1b2c3d4e5f60718")): {"_id": ObjectId("66a0c1f0a1b2c3d4e5f60718"), "v": 2}
+        }
+
+    resolved = list(resolve_refetches(items, fetch))
+    assert len(queries) == 1  # one query for the whole batch
+    assert len(resolved) == len(items) - 1  # 719 no longer exists: its delete follows in the log
+    assert all(item.change is not None and item.change.kind is not ChangeKind.REFETCH for item in resolved)
+
+
+def test_positions_order_by_time() -> None:
+    assert position_key({"oplog_ts": Timestamp(5, 1)}) < position_key({"oplog_ts": Timestamp(5, 2)})
+    older, newer = (e["_id"] for e in load("change_events.json")[:2])
+    assert position_key({"resume_token": older}) < position_key({"resume_token": newer})

@@ -151,7 +151,12 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "tap-mongodb--flattened",
                     "inherit_from": "tap-mongodb",
-                    "config": {"flattening_enabled": True, "flattening_max_depth": 3},
+                    "config": {
+                        "flattening_enabled": True,
+                        "flattening_max_depth": 3,
+                        "denest_arrays": True,
+                        "safe_column_names": True,
+                    },
                 },
             ],
             "loaders": [

@@ -21,6 +21,12 @@ class MongoStreamMetadata(singer.StreamMetadata):
     database_name: str | None = None
     is_view: bool | None = None
     row_count: int | None = None
+    collection_type: str | None = None
+    # With column shaping on: the schema the sample inferred, before shaping, so runs with
+    # this catalog shape records exactly as discovery shaped the schema.
+    mongodb_schema: dict[str, t.Any] | None = None
+    # On array child streams: the stream whose documents hold the array.
+    parent_tap_stream_id: str | None = None
 
 
 def build_metadata(
@@ -29,6 +35,9 @@ def build_metadata(
     *,
     replication_method: str | None,
     replication_key: str | None,
+    inferred_schema: dict[str, t.Any] | None = None,
+    parent_tap_stream_id: str | None = None,
+    key_properties: t.Sequence[str] = ("_id",),
 ) -> singer.MetadataMapping:
     """Standard metadata plus the MongoDB keys; never a replication key nobody chose.
 
@@ -38,8 +47,8 @@ def build_metadata(
     mapping = singer.MetadataMapping.get_standard_metadata(
         schema=schema,
         replication_method=replication_method,
-        key_properties=["_id"],
-        valid_replication_keys=list(info.indexed_fields) or None,
+        key_properties=list(key_properties),
+        valid_replication_keys=(list(info.indexed_fields) or None) if parent_tap_stream_id is None else None,
     )
     standard = mapping.root
     mapping[()] = MongoStreamMetadata(
@@ -54,5 +63,8 @@ def build_metadata(
         database_name=info.database,
         is_view=info.is_view,
         row_count=info.row_count,
+        collection_type=info.kind,
+        mongodb_schema=inferred_schema,
+        parent_tap_stream_id=parent_tap_stream_id,
     )
     return mapping

@@ -29,6 +29,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_mongodb.discovery import CollectionInfo
+    from tap_mongodb.record_shaping import StreamShape
     from tap_mongodb.tap import TapMongoDB
 
 FULL_TABLE = "FULL_TABLE"
@@ -67,9 +68,19 @@ class CollectionStream(Stream):
     # conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: TapMongoDB, info: CollectionInfo, schema: dict[str, t.Any]) -> None:
+    def __init__(
+        self,
+        tap: TapMongoDB,
+        info: CollectionInfo,
+        schema: dict[str, t.Any],
+        shape: StreamShape | None = None,
+        inferred_schema: dict[str, t.Any] | None = None,
+    ) -> None:
         super().__init__(tap, schema=schema, name=info.stream_id)
         self.info = info
+        self.shape = shape
+        self._inferred_schema = inferred_schema
+        self.array_children: dict[str, ArrayChildStream] = {}
         self.primary_keys = ["_id"]
         self._configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
         if self._configured_key:
@@ -92,6 +103,7 @@ class CollectionStream(Stream):
                     self.schema,
                     replication_method=self.forced_replication_method,
                     replication_key=self.replication_key,
+                    inferred_schema=self._inferred_schema if self.shape else None,
                 )
                 self._metadata.root.selected = self._tap_input_catalog is None and self.selected_by_default
         return super().metadata
@@ -187,9 +199,22 @@ class CollectionStream(Stream):
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
             return {"_id": self._encode(document["_id"]), "document": self._encode(document)}
-        return self._encode(document)
+        record = self._encode(document)
+        if self.shape is None:
+            return record
+        record, rows = self.shape.shape(record)
+        for suffix, child_rows in rows.items():
+            child = self.array_children.get(suffix)
+            if child is not None and child.selected:
+                child.write_rows(child_rows, self._stream_version)
+        return record
+
+    def _selected_children(self) -> list[ArrayChildStream]:
+        return [child for child in self.array_children.values() if child.selected]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
+        for child in self._selected_children():
+            child.write_schema()  # before its first row, which this stream writes
         if self.replication_method == INCREMENTAL:
             yield from self._read_incremental()
         elif self.replication_method == LOG_BASED:
@@ -222,6 +247,8 @@ class CollectionStream(Stream):
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
             self._write_activate_version_message(version)
+            for child in self._selected_children():
+                child.activate_version(version)
 
     def _read_log_based(self) -> t.Iterator[dict[str, t.Any]]:
         """Initial sync when needed, then (once, for all LOG_BASED streams) the log.
@@ -272,6 +299,8 @@ class CollectionStream(Stream):
                 "_id": self._encode(change.document_id),
                 DELETED_AT: ms_to_iso(datetime_to_ms(deleted_at(change))),
             }
+            if self.shape is not None:
+                record = self.shape.parent.shape(record)
         elif change.document is not None:
             record = self._to_record(change.document)
         else:
@@ -330,3 +359,85 @@ class CollectionStream(Stream):
         elif not bookmarks.has_bookmark(self._bookmark) or compare(value, self._bookmark) > 0:
             self._bookmark = value
             bookmarks.write_replication_key_value(state, t.cast("str", self.replication_key), value)
+
+
+class ArrayChildStream(Stream):
+    """Rows of one array of a parent stream's documents (`denest_arrays`).
+
+    Its rows are written by the parent while the parent reads its documents, so it follows
+    the parent's replication method and needs no position of its own.
+    """
+
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(
+        self, tap: TapMongoDB, parent: CollectionStream, suffix: str, schema: dict[str, t.Any], keys: list[str]
+    ) -> None:
+        super().__init__(tap, schema=schema, name=f"{parent.name}__{suffix}")
+        self.parent = parent
+        self.suffix = suffix
+        self.primary_keys = keys
+        self._schema_written = False
+
+    @property
+    def replication_method(self) -> str:
+        return self.parent.replication_method
+
+    @property
+    def replication_key(self) -> str | None:
+        return None  # the parent's key orders the rows; a `*` metadata rule must not apply here
+
+    @replication_key.setter
+    def replication_key(self, _value: str | None) -> None:
+        return
+
+    @property
+    def metadata(self) -> singer.MetadataMapping:
+        if self._metadata is None:
+            in_catalog = self._tap_input_catalog and self._tap_input_catalog.get_stream(self.tap_stream_id)
+            if not in_catalog:
+                self._metadata = build_metadata(
+                    self.parent.info,
+                    self.schema,
+                    replication_method=None,
+                    replication_key=None,
+                    parent_tap_stream_id=self.parent.name,
+                    key_properties=list(self.primary_keys),
+                )
+                self._metadata.root.selected = self._tap_input_catalog is None and self.selected_by_default
+        return super().metadata
+
+    @property
+    def _singer_catalog_entry(self) -> singer.CatalogEntry:
+        entry = super()._singer_catalog_entry
+        entry.database = self.parent.info.database
+        entry.table = self.parent.info.collection
+        entry.replication_method = None
+        return entry
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        return False  # sent by the parent, after its last document
+
+    def write_schema(self) -> None:
+        self._write_schema_message()
+
+    def write_rows(self, rows: list[dict[str, t.Any]], version: int | None) -> None:
+        self._stream_version = version
+        for row in rows:
+            self._write_record_message(row)
+
+    def activate_version(self, version: int) -> None:
+        self._write_activate_version_message(version)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
+        return iter(())
+
+    def _write_schema_message(self) -> None:
+        """Once per run: the parent writes it before the first row, the SDK again at sync."""
+        if not self._schema_written:
+            super()._write_schema_message()
+            self._schema_written = True
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+        """No position of its own: the parent's bookmark covers its rows."""

@@ -8,7 +8,7 @@ import json
 import typing as t
 from pathlib import Path
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
@@ -18,6 +18,7 @@ from mongodb_common.connection_settings import connection_properties, read_prefe
 from tap_mongodb.discovery import CollectionInfo, discover_collections, stream_id_for
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
+from tap_mongodb.record_shaping import StreamShape, shaping_requested
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
 from tap_mongodb.singer_writer import OrjsonSingerWriter
 from tap_mongodb.streams import (
@@ -27,6 +28,8 @@ from tap_mongodb.streams import (
     MISMATCH_EMIT,
     MISMATCH_FAIL,
     MISMATCH_SKIP,
+    ArrayChildStream,
+    CatalogValidationError,
     CollectionStream,
 )
 
@@ -149,6 +152,35 @@ class TapMongoDB(Tap):
             description="Send ACTIVATE_VERSION after each complete FULL_TABLE sync so targets drop deleted documents.",
         ),
         th.Property(
+            "denest_arrays",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Turn every array into a child stream `<stream>__<path>` with one row per element, "
+                "keyed by the parent `_id` and the element's position at each level."
+            ),
+        ),
+        th.Property(
+            "safe_column_names",
+            th.BooleanType,
+            default=False,
+            description="Map column names to lower-case `[a-z0-9_]`, collision-free and length-limited.",
+        ),
+        th.Property(
+            "max_column_name_length",
+            th.IntegerType,
+            default=63,
+            description="Longest column name with `safe_column_names` (63: PostgreSQL's limit).",
+        ),
+        th.Property(
+            "max_columns",
+            th.IntegerType,
+            default=0,
+            description=(
+                "Columns per stream at most (0: no limit); the remaining fields travel as JSON in `_sdc_extra_columns`."
+            ),
+        ),
+        th.Property(
             "log_method",
             th.StringType,
             default=CHANGE_STREAMS,
@@ -251,23 +283,57 @@ class TapMongoDB(Tap):
     def follow_log(self) -> None:
         LogSession(self._log_based_streams(), self.log_source, self.config).run()
 
-    def discover_streams(self) -> list[CollectionStream]:
+    def discover_streams(self) -> list[Stream]:
         """Streams from the input catalog when given (no sampling), else from discovery."""
         if self.input_catalog is not None:
-            return [self._stream_from_catalog(entry) for entry in self.input_catalog.streams]
-        return [
-            CollectionStream(self, info, self._infer_schema(info))
-            for info in discover_collections(self.client, self.config)
-        ]
+            return self._streams_from_catalog()
+        streams: list[Stream] = []
+        for info in discover_collections(self.client, self.config):
+            streams.extend(self._collection_streams(info, self._infer_schema(info)))
+        return streams
 
-    def _stream_from_catalog(self, entry: singer.CatalogEntry) -> CollectionStream:
+    def _collection_streams(
+        self, info: CollectionInfo, inferred: dict[str, t.Any], catalog_schema: dict[str, t.Any] | None = None
+    ) -> list[Stream]:
+        """A collection's stream, plus its array child streams when `denest_arrays` is on."""
+        shape = StreamShape(info.stream_id, inferred, self.config) if shaping_requested(self.config) else None
+        schema = catalog_schema or (shape.parent.schema if shape else inferred)
+        parent = CollectionStream(self, info, schema, shape, inferred)
+        for suffix, (_spec, plan) in (shape.children if shape else {}).items():
+            keys = list(plan.schema.get("required", []))
+            parent.array_children[suffix] = ArrayChildStream(self, parent, suffix, plan.schema, keys)
+        return [parent, *parent.array_children.values()]
+
+    def _streams_from_catalog(self) -> list[Stream]:
+        assert self.input_catalog is not None
+        entries = self.input_catalog.streams
+        parents = [e for e in entries if not self.raw_stream_metadata(e.tap_stream_id).get("parent-tap-stream-id")]
+        streams: list[Stream] = []
+        for entry in parents:
+            inferred = self.raw_stream_metadata(entry.tap_stream_id).get("mongodb-schema")
+            catalog_schema = entry.schema.to_dict()
+            streams.extend(
+                self._collection_streams(self._info_from_catalog(entry), inferred or catalog_schema, catalog_schema)
+            )
+        known = {stream.name for stream in streams}
+        for entry in entries:
+            if entry.tap_stream_id not in known:
+                msg = (
+                    f"catalog stream {entry.tap_stream_id!r} is an array child stream the current settings "
+                    "do not produce (is denest_arrays on, with the settings used for discovery?)"
+                )
+                raise CatalogValidationError(msg)
+        return streams
+
+    def _info_from_catalog(self, entry: singer.CatalogEntry) -> CollectionInfo:
         database, collection = entry.database, entry.table
         if not database or not collection:
             database, _, collection = entry.tap_stream_id.partition("-")
+        kind = self.raw_stream_metadata(entry.tap_stream_id).get("collection-type")
         info = CollectionInfo(
             database=database,
             collection=collection,
-            kind="view" if entry.is_view else "collection",
+            kind="view" if entry.is_view else (kind or "collection"),
             row_count=entry.row_count,
         )
         if info.stream_id != entry.tap_stream_id:
@@ -275,8 +341,8 @@ class TapMongoDB(Tap):
                 f"catalog stream {entry.tap_stream_id!r} names database {database!r} and "
                 f"collection {collection!r}, whose stream id is {info.stream_id!r}"
             )
-            raise ValueError(msg)
-        return CollectionStream(self, info, entry.schema.to_dict())
+            raise CatalogValidationError(msg)
+        return info
 
     def _infer_schema(self, info: CollectionInfo) -> dict[str, t.Any]:
         size = int(self.config.get("schema_sample_size", 1000))

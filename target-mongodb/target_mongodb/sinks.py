@@ -17,7 +17,7 @@ import pymongo.errors
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
-from target_mongodb import version_ledger, write_operations
+from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
 from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
@@ -177,6 +177,8 @@ class MongoSink(BatchSink):
         if staged:
             self._bulk_write(self.collection, [entry[0] for entry in staged], [entry[1] for entry in staged], context)
             self._write_ledger(staged)
+            if self._is_denested_parent:
+                self._remove_stale_array_rows(staged)
         rejected = context.get("rejected", [])
         if rejected:
             dead_letter = self.database.get_collection(
@@ -220,6 +222,23 @@ class MongoSink(BatchSink):
                 f"{self.database_name}.{self.collection_name} failed (input lines {lines[0]}-{lines[-1]}): {exc}"
             )
             raise WriteFailedError(msg) from None
+
+    @property
+    def _is_denested_parent(self) -> bool:
+        properties = self.schema.get("properties", {})
+        return array_rows.DENEST_VERSION in properties and array_rows.SOURCE_KEY not in properties
+
+    def _remove_stale_array_rows(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
+        """Replace a re-synced document's array rows: drop its rows of older emissions."""
+        children = self._mongo_target.array_child_sinks(self.stream_name)
+        if not children:
+            return
+        stale = array_rows.stale_row_filters(
+            [(operation, filter_) for operation, _line, filter_, _version in staged if filter_ is not None]
+        )
+        for child in children:
+            self._mongo_target.drain_one(child)  # rows received before this batch are written first
+            child.collection.bulk_write([pymongo.DeleteMany(f) for f in stale], ordered=False)
 
     def _write_ledger(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
         """Record (or forget) table versions after the documents themselves are durable."""

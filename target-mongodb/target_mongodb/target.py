@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import threading
 import typing as t
 
 from pymongo.write_concern import WriteConcern
-from singer_sdk import Target
+from singer_sdk import Sink, Target
 from singer_sdk import typing as th
 
 from mongodb_common.client_factory import create_client, verify_connection
 from mongodb_common.connection_settings import connection_properties
+from target_mongodb.array_rows import is_child_of
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
 from target_mongodb.naming import KEEP_STREAM_NAME, NAMING_MODES, destination_namespace
@@ -107,6 +109,7 @@ class TargetMongoDB(Target):
         super().__init__(*args, **kwargs)
         self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("max_state_age_seconds", 60)) / 60
         self._overwritten: set[tuple[str, str]] = set()
+        self._drain_locks: dict[int, threading.RLock] = {}
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Remember the state; flush everything (confirming it) once records have waited too long."""
@@ -125,6 +128,19 @@ class TargetMongoDB(Target):
         level = str(self.config.get("write_concern", "majority"))
         w: int | str = int(level) if level.isdigit() else level
         return WriteConcern(w=w, j=bool(self.config.get("write_concern_journal", True)))
+
+    def array_child_sinks(self, parent_stream: str) -> list[MongoSink]:
+        """Sinks of the array child streams (tap-mongodb `denest_arrays`) of a stream."""
+        return [
+            sink
+            for name, sink in self._sinks_active.items()
+            if isinstance(sink, MongoSink) and is_child_of(name, sink.schema, parent_stream)
+        ]
+
+    def drain_one(self, sink: Sink) -> None:
+        """One drain at a time per sink: a parent's drain also drains its array child sinks."""
+        with self._drain_locks.setdefault(id(sink), threading.RLock()):
+            super().drain_one(sink)
 
     def claim_overwrite(self, namespace: tuple[str, str]) -> bool:
         """True the first time a collection is set up in this run (a schema change makes a new sink)."""

@@ -95,3 +95,20 @@ def test_positions_order_by_time() -> None:
     assert position_key({"oplog_ts": Timestamp(5, 1)}) < position_key({"oplog_ts": Timestamp(5, 2)})
     older, newer = (e["_id"] for e in load("change_events.json")[:2])
     assert position_key({"resume_token": older}) < position_key({"resume_token": newer})
+
+
+def test_target_removes_rows_of_older_emissions_and_of_deleted_parents() -> None:
+    import bson
+    import pymongo
+    from bson.raw_bson import RawBSONDocument
+
+    from target_mongodb.array_rows import stale_row_filters
+
+    upsert = pymongo.ReplaceOne(
+        {"_id": 1}, RawBSONDocument(bson.encode({"_id": 1, "_sdc_denest_version": 42})), upsert=True
+    )
+    delete = pymongo.DeleteOne({"_id": 2})
+    assert stale_row_filters([(upsert, {"_id": 1}), (delete, {"_id": 2})]) == [
+        {"_sdc_source_key__id": 1, "_sdc_denest_version": {"$lt": 42}},
+        {"_sdc_source_key__id": 2},
+    ]

@@ -1,0 +1,39 @@
+"""A stream's full shape for column-oriented destinations: de-nesting, then columns.
+
+Built from the schema the sample inferred (kept in the catalog's `mongodb-schema` metadata
+when shaping is on, so a run with a catalog shapes records exactly as discovery shaped the
+schema).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_mongodb.array_denesting import ChildStreamSpec, DenestPlan
+from tap_mongodb.column_shaping import ColumnPlan
+
+SHAPING_SETTINGS = ("denest_arrays", "flattening_enabled", "safe_column_names", "max_columns")
+
+
+def shaping_requested(config: t.Mapping[str, t.Any]) -> bool:
+    return any(config.get(name) for name in SHAPING_SETTINGS)
+
+
+class StreamShape:
+    def __init__(self, stream_id: str, inferred_schema: dict[str, t.Any], config: t.Mapping[str, t.Any]) -> None:
+        self.denest = DenestPlan(inferred_schema) if config.get("denest_arrays") else None
+        parent_schema = self.denest.parent_schema if self.denest else inferred_schema
+        self.parent = ColumnPlan(stream_id, parent_schema, ["_id"], config)
+        specs = self.denest.children if self.denest else []
+        self.children: dict[str, tuple[ChildStreamSpec, ColumnPlan]] = {
+            spec.suffix: (spec, ColumnPlan(f"{stream_id}__{spec.suffix}", spec.schema, spec.key_properties, config))
+            for spec in specs
+        }
+
+    def shape(self, record: dict[str, t.Any]) -> tuple[dict[str, t.Any], dict[str, list[dict[str, t.Any]]]]:
+        """The parent record and every child stream's rows, all in their column shape."""
+        rows: dict[str, list[dict[str, t.Any]]] = {}
+        if self.denest is not None:
+            record, rows = self.denest.split(record)
+        shaped_rows = {suffix: [self.children[suffix][1].shape(row) for row in items] for suffix, items in rows.items()}
+        return self.parent.shape(record), shaped_rows

@@ -183,6 +183,7 @@ def meltano_project() -> dict[str, t.Any]:
             ],
         },
         "jobs": [{"name": "mongo-to-mongo", "tasks": ["tap-mongodb target-mongodb"]}],
+        "schedules": [{"name": "mongo-replica", "interval": "*/30 * * * *", "job": "mongo-to-mongo"}],
     }
 
 

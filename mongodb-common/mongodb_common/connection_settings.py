@@ -83,6 +83,21 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
             th.IntegerType,
             description="Timeout of a single network read or write; unset means none.",
         ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=5,
+            description=(
+                "Retries of an operation after a retryable error (network error, election, killed "
+                "cursor, server selection timeout), resuming from the last position; then a clear error."
+            ),
+        ),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First wait before a retry; doubled on each further retry (at most 60 s).",
+        ),
     ]
 
 

@@ -14,6 +14,7 @@ import time
 import typing as t
 
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.retries import RetryPolicy, iterate_with_retries
 from tap_mongodb.log_changes import ChangeKind
 from tap_mongodb.log_sources import LogItem, LogPositionLostError, position_key
 
@@ -48,6 +49,7 @@ class LogSession:
         self._on_lost = config.get("lost_log_position", RESYNC)
         self._on_invalidated = config.get("log_invalidation", RESYNC)
         self._clock = time.monotonic
+        self._retry_policy = RetryPolicy.from_config(config)
 
     def run(self) -> int:
         """Follow the log; returns how many changes were emitted."""
@@ -61,8 +63,17 @@ class LogSession:
         last_state, emitted, lag_seconds = started_at, 0, 0.0
         names = ", ".join(stream.name for stream in followed)
         logger.info("Following the log for %s from %s", names, start)
+
+        def open_log() -> t.Iterator[LogItem]:
+            # After a fault, from the furthest position every stream has reached.
+            resume = min((positions[s.name] for s in followed), key=position_key)
+            return self._source.read(resume)
+
+        def describe() -> str:
+            return f"streams {names}, log reading"
+
         try:
-            for item in self._source.read(start):
+            for item in iterate_with_retries(open_log, self._retry_policy, describe, logger):
                 if item.change is not None:
                     emitted += self._dispatch(item, followed, starts)
                     if item.cluster_time is not None:

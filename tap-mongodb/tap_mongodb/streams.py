@@ -20,6 +20,7 @@ from mongodb_common.bson_codec import get_encoder
 from mongodb_common.bson_codec.datetimes import datetime_to_ms, ms_to_iso
 from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_retries
 from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
@@ -90,6 +91,7 @@ class CollectionStream(Stream):
         self._envelope = tap.config.get("schema_mode") == ENVELOPE
         self._pending_position: tuple[str, t.Any] | None = None
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
+        self._retry_policy = RetryPolicy.from_config(tap.config)
 
     # -- catalog ---------------------------------------------------------------------
 
@@ -233,14 +235,21 @@ class CollectionStream(Stream):
         if version is None:
             version = int(time.time() * 1000)
             bookmarks.start_full_table(state, version)
-            query: dict[str, t.Any] = {}
         elif bookmarks.has_bookmark(last_id):
             self.logger.info("Resuming full-table sync of %s after _id %r", self.name, last_id)
-            query = after_filter("_id", last_id, inclusive=False)
-        else:
-            query = {}
         self._stream_version = version
-        for document in self._find(query, [("_id", pymongo.ASCENDING)]):
+        position = {"last_id": last_id}
+
+        def open_cursor() -> pymongo.cursor.Cursor:
+            resume = position["last_id"]
+            query = after_filter("_id", resume, inclusive=False) if bookmarks.has_bookmark(resume) else {}
+            return self._find(query, [("_id", pymongo.ASCENDING)])
+
+        def describe() -> str:
+            return f"stream {self.name!r}, full-table read after _id {position['last_id']!r}"
+
+        for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
+            position["last_id"] = document["_id"]
             self._pending_position = (bookmarks.LAST_ID, document["_id"])
             yield self._to_record(document)
         bookmarks.finish_full_table(state)
@@ -318,15 +327,33 @@ class CollectionStream(Stream):
         if bookmarks.has_bookmark(bookmark):
             query = self._incremental_query(key, bookmark)
         self._bookmark = bookmark
-        for document in self._find(query, [(key, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]):
-            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+        position: dict[str, t.Any] = {"value": bookmarks.NO_BOOKMARK}
+
+        def open_cursor() -> pymongo.cursor.Cursor:
+            resumed = query
+            if bookmarks.has_bookmark(position["value"]):  # after a fault: from the last key sent
+                resumed = {"$and": [query, after_filter(key, position["value"], inclusive=True)]}
+            return self._find(resumed, [(key, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)])
+
+        def describe() -> str:
+            shown = position["value"] if bookmarks.has_bookmark(position["value"]) else bookmark
+            return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
+
+        for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
+            position["value"] = value_at_path(document, key)
+            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, position["value"])
             yield self._to_record(document)
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:
         """`>= bookmark`, plus what the mismatch policy says about keys it cannot reach."""
         query = after_filter(key, bookmark, inclusive=True)
         unreachable = before_bracket_filter(key, bookmark)
-        count = self.collection.count_documents(unreachable)
+        count = call_with_retries(
+            lambda: self.collection.count_documents(unreachable),
+            self._retry_policy,
+            f"stream {self.name!r}, counting documents the bookmark cannot reach",
+            self.logger,
+        )
         if not count:
             return query
         policy = self.config.get("incremental_key_type_mismatch", MISMATCH_EMIT)

@@ -14,9 +14,11 @@ import typing as t
 
 import pymongo
 import pymongo.errors
+from bson import ObjectId
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
+from mongodb_common.retries import RetryPolicy, call_with_retries
 from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
@@ -53,6 +55,7 @@ class MongoSink(BatchSink):
         self._rejection: str | None = None
         self._hard_delete = self.config.get("hard_delete", True)
         self._load_method = str(self.config.get("load_method") or UPSERT)
+        self._retry_policy = RetryPolicy.from_config(self.config)
         self._keep_metadata = self.config.get("add_record_metadata", False)
 
     # -- destination -----------------------------------------------------------------
@@ -138,6 +141,9 @@ class MongoSink(BatchSink):
         try:
             document = self._convert(record)
             keys = list(self.key_properties)
+            if (not keys or self._load_method == APPEND_ONLY) and "_id" not in document:
+                # An _id chosen here makes a retried insert recognisable instead of a duplicate.
+                document["_id"] = ObjectId()
             if deleted_at is not None and keys:
                 self._stage_delete(
                     context, write_operations.key_filter(document, keys), document[write_operations.DELETED_AT]
@@ -185,13 +191,34 @@ class MongoSink(BatchSink):
                 self.config.get("dead_letter_collection") or "_sdc_rejected_records",
                 write_concern=self._mongo_target.write_concern,
             )
-            dead_letter.insert_many([item.as_document() for item in rejected], ordered=True)
+            documents = [item.as_document() for item in rejected]
+            call_with_retries(
+                lambda: dead_letter.insert_many(documents, ordered=True),
+                self._retry_policy,
+                f"stream {self.stream_name!r}, writing rejected records",
+                self.logger,
+            )
 
     def _bulk_write(
         self, collection: pymongo.collection.Collection, operations: list, lines: list[int], context: dict
     ) -> None:
+        what = (
+            f"stream {self.stream_name!r}, writing input lines {lines[0]}-{lines[-1]} "
+            f"to {self.database_name}.{self.collection_name}"
+        )
+        attempts = {"count": 0}
+
+        def write() -> None:
+            attempts["count"] += 1
+            try:
+                collection.bulk_write(operations, ordered=False)
+            except pymongo.errors.BulkWriteError as exc:
+                if attempts["count"] > 1 and _only_reinserted(exc, operations):
+                    return  # an earlier attempt inserted these before the connection dropped
+                raise
+
         try:
-            collection.bulk_write(operations, ordered=False)
+            call_with_retries(write, self._retry_policy, what, self.logger)
         except pymongo.errors.BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if (
@@ -217,10 +244,7 @@ class MongoSink(BatchSink):
             )
             raise WriteFailedError(msg) from None
         except pymongo.errors.PyMongoError as exc:
-            msg = (
-                f"stream {self.stream_name!r}: writing a batch of {len(operations)} to "
-                f"{self.database_name}.{self.collection_name} failed (input lines {lines[0]}-{lines[-1]}): {exc}"
-            )
+            msg = f"{what} failed: {exc}"
             raise WriteFailedError(msg) from None
 
     @property
@@ -254,7 +278,12 @@ class MongoSink(BatchSink):
             ledger = self.database.get_collection(
                 version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
             )
-            ledger.bulk_write(operations, ordered=False)
+            call_with_retries(
+                lambda: ledger.bulk_write(operations, ordered=False),
+                self._retry_policy,
+                f"stream {self.stream_name!r}, version ledger write",
+                self.logger,
+            )
 
     def activate_version(self, new_version: int) -> None:
         """Drop documents of older table versions, after writing this version's pending records."""
@@ -281,3 +310,11 @@ class MongoSink(BatchSink):
             removed,
             "deleted" if self._hard_delete else "marked deleted",
         )
+
+
+def _only_reinserted(exc: pymongo.errors.BulkWriteError, operations: list) -> bool:
+    """Every error is a duplicate `_id` of an insert: the inserts of an attempt that did arrive."""
+    errors = exc.details.get("writeErrors", [])
+    return bool(errors) and all(
+        error.get("code") == 11000 and isinstance(operations[error["index"]], pymongo.InsertOne) for error in errors
+    )

@@ -27,8 +27,12 @@ def run_tap(
     catalog: dict[str, t.Any] | None = None,
     state: dict[str, t.Any] | None = None,
     stop_after_records: int | None = None,
+    messages_out: list[dict[str, t.Any]] | None = None,
 ) -> list[dict[str, t.Any]]:
-    """Sync and return the Singer messages; with `stop_after_records`, die after that many."""
+    """Sync and return the Singer messages; with `stop_after_records`, die after that many.
+
+    `messages_out` receives the messages written, even when the tap fails.
+    """
     raw = io.BytesIO()
     stdout = io.TextIOWrapper(raw, encoding="utf-8")
     tap = TapMongoDB(config=config, catalog=catalog, state=state)
@@ -42,7 +46,10 @@ def run_tap(
     finally:
         stdout.flush()
         sys.stdout = previous
-    return parse_messages(raw.getvalue().decode())
+        messages = parse_messages(raw.getvalue().decode())
+        if messages_out is not None:
+            messages_out.extend(messages)
+    return messages
 
 
 def _interrupt_after(tap: TapMongoDB, limit: int) -> None:

@@ -15,6 +15,7 @@ import pymongo
 import pymongo.errors
 
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.privileges import explained_privileges
 from tap_mongodb.change_events import translate_event
 from tap_mongodb.log_changes import Change, ChangeKind
 from tap_mongodb.oplog_entries import translate_entry
@@ -89,8 +90,13 @@ class ChangeStreamSource:
             return {"resume_token": cursor.resume_token}
 
     def read(self, start: t.Mapping[str, t.Any]) -> t.Iterator[LogItem]:
+        namespaces = ", ".join(f"{db}.{coll}" for db, coll in self._namespaces)
+        role = "the `read` role on those databases (changeStream and find actions)"
         try:
-            with self._watch(start.get("resume_token")) as cursor:
+            with (
+                explained_privileges("open a change stream", namespaces, role),
+                self._watch(start.get("resume_token")) as cursor,
+            ):
                 while cursor.alive:
                     event = cursor.try_next()
                     position = {"resume_token": cursor.resume_token}
@@ -119,7 +125,8 @@ class OplogSource:
         return self._client["local"]["oplog.rs"]
 
     def _edge_ts(self, direction: int) -> Timestamp:
-        entry = next(iter(self._oplog.find({}, {"ts": 1}).sort("$natural", direction).limit(1)), None)
+        with explained_privileges("read the oplog", "local.oplog.rs", "the `read` role on database 'local'"):
+            entry = next(iter(self._oplog.find({}, {"ts": 1}).sort("$natural", direction).limit(1)), None)
         if entry is None:
             msg = "local.oplog.rs is empty or unreadable: is this a replica set member?"
             raise ConnectorError(msg)
@@ -146,7 +153,8 @@ class OplogSource:
             gap = datetime.timedelta(seconds=oldest.time - after.time)
             msg = f"the bookmark {after} is older than the oldest oplog entry {oldest} (a gap of {gap})"
             raise LogPositionLostError(msg)
-        cursor = self._tail(after)
+        with explained_privileges("read the oplog", "local.oplog.rs", "the `read` role on database 'local'"):
+            cursor = self._tail(after)
         position: dict[str, t.Any] = {"oplog_ts": after}
         try:
             while cursor.alive:

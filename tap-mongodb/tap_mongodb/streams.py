@@ -20,6 +20,7 @@ from mongodb_common.bson_codec import get_encoder
 from mongodb_common.bson_codec.datetimes import datetime_to_ms, ms_to_iso
 from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, compare
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_retries
 from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
@@ -193,10 +194,12 @@ class CollectionStream(Stream):
         }
         return excluded or None
 
-    def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> pymongo.cursor.Cursor:
-        cursor = self.collection.find(query, self._projection(), sort=sort)
-        batch_size = self.config.get("cursor_batch_size")
-        return cursor.batch_size(batch_size) if batch_size else cursor
+    def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> t.Iterator[dict[str, t.Any]]:
+        namespace = f"{self.info.database}.{self.info.collection}"
+        with explained_privileges("find", namespace, f"the `read` role on database {self.info.database!r}"):
+            cursor = self.collection.find(query, self._projection(), sort=sort)
+            batch_size = self.config.get("cursor_batch_size")
+            yield from cursor.batch_size(batch_size) if batch_size else cursor
 
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
@@ -240,7 +243,7 @@ class CollectionStream(Stream):
         self._stream_version = version
         position = {"last_id": last_id}
 
-        def open_cursor() -> pymongo.cursor.Cursor:
+        def open_cursor() -> t.Iterator[dict[str, t.Any]]:
             resume = position["last_id"]
             query = after_filter("_id", resume, inclusive=False) if bookmarks.has_bookmark(resume) else {}
             return self._find(query, [("_id", pymongo.ASCENDING)])
@@ -329,7 +332,7 @@ class CollectionStream(Stream):
         self._bookmark = bookmark
         position: dict[str, t.Any] = {"value": bookmarks.NO_BOOKMARK}
 
-        def open_cursor() -> pymongo.cursor.Cursor:
+        def open_cursor() -> t.Iterator[dict[str, t.Any]]:
             resumed = query
             if bookmarks.has_bookmark(position["value"]):  # after a fault: from the last key sent
                 resumed = {"$and": [query, after_filter(key, position["value"], inclusive=True)]}

@@ -18,6 +18,7 @@ from bson import ObjectId
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
+from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
 from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
@@ -217,8 +218,10 @@ class MongoSink(BatchSink):
                     return  # an earlier attempt inserted these before the connection dropped
                 raise
 
+        role = f"the `readWrite` role on database {self.database_name!r}"
         try:
-            call_with_retries(write, self._retry_policy, what, self.logger)
+            with explained_privileges("write", f"{self.database_name}.{self.collection_name}", role):
+                call_with_retries(write, self._retry_policy, what, self.logger)
         except pymongo.errors.BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if (

@@ -103,3 +103,31 @@ def test_target_writes_survive_faults_without_loss_or_duplicates(
     assert {d["_id"]: d["v"] for d in destination.orders.find()} == {n % 40: n for n in range(300)}, f"seed {seed}"
     assert sorted(d["n"] for d in destination.events.find()) == list(range(300)), f"seed {seed}"
     assert plan.injected > 0
+
+
+def test_a_missing_privilege_names_the_action_namespace_and_role(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pymongo.errors
+
+    from mongodb_common.privileges import MissingPrivilegeError
+
+    deployment.database("shop").orders.insert_one({"_id": 1})
+    plan = FaultPlan(1, rate=0.0)
+    _faulty(monkeypatch, TapMongoDB, deployment, plan)
+    unauthorized = {
+        "ok": 0.0,
+        "errmsg": 'not authorized on shop to execute command { find: "orders" }',
+        "code": 13,
+        "codeName": "Unauthorized",
+    }
+
+    def refuse() -> None:
+        raise pymongo.errors.OperationFailure(unauthorized["errmsg"], 13, unauthorized)
+
+    plan.maybe_fail = refuse  # type: ignore[method-assign]
+    with pytest.raises(
+        MissingPrivilegeError,
+        match=rf"not authorized to find on {deployment.prefix}shop.orders: grant the user the `read` role",
+    ):
+        run_tap(deployment.config(**NO_WAIT))

@@ -1,4 +1,8 @@
-"""The `tap-mongodb` command: the SDK's CLI, ending in one clear line on expected errors."""
+"""The `tap-mongodb` command: the SDK's CLI, ending in one clear line on expected errors.
+
+SIGTERM is handled by the Singer SDK: it writes the state of what was already emitted and
+exits 0, so the next run resumes from there (tests/e2e/test_tap_kill_and_secrets.py).
+"""
 
 from __future__ import annotations
 

@@ -93,6 +93,8 @@ class CollectionStream(Stream):
         self._pending_position: tuple[str, t.Any] | None = None
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
         self._retry_policy = RetryPolicy.from_config(tap.config)
+        if tap.config.get("state_interval_records"):
+            self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
     # -- catalog ---------------------------------------------------------------------
 

@@ -235,6 +235,12 @@ class TapMongoDB(Tap):
             ),
         ),
         th.Property(
+            "state_interval_records",
+            th.IntegerType,
+            default=10_000,
+            description="Write STATE after every this many records of a stream (and at its end).",
+        ),
+        th.Property(
             "cursor_batch_size",
             th.IntegerType,
             description="Documents per cursor batch (server default if unset); bounds memory per stream.",

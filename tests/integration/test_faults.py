@@ -57,10 +57,7 @@ def test_incremental_read_survives_faults(deployment: Deployment, monkeypatch: p
 def test_when_retries_run_out_the_error_names_stream_and_position_and_state_stays_valid(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tap_mongodb.streams import CollectionStream
-
     deployment.database("shop").orders.insert_many([{"_id": i} for i in range(30)])
-    monkeypatch.setattr(CollectionStream, "STATE_MSG_FREQUENCY", 5)
     plan = FaultPlan(7, rate=0.0)
     _faulty(monkeypatch, TapMongoDB, deployment, plan)
     original, handed_out = plan.maybe_fail, {"documents": 0}
@@ -75,7 +72,9 @@ def test_when_retries_run_out_the_error_names_stream_and_position_and_state_stay
     with pytest.raises(
         RetriesExhaustedError, match=r"shop-orders', full-table read after _id 10: gave up after 2 retries"
     ):
-        run_tap(deployment.config(retry_backoff_seconds=0, max_retries=2), messages_out=failed)
+        run_tap(
+            deployment.config(retry_backoff_seconds=0, max_retries=2, state_interval_records=5), messages_out=failed
+        )
     state = last_state(failed)
     assert state["bookmarks"][f"{deployment.prefix}shop-orders"]["last_id"] == 9  # the last STATE before the fault
 

@@ -29,12 +29,6 @@ MIXED_IDS: list[t.Any] = [
 ]
 
 
-@pytest.fixture
-def small_state_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STATE every 2 records, so interruption tests have a resume point to use."""
-    monkeypatch.setattr(CollectionStream, "STATE_MSG_FREQUENCY", 2)
-
-
 def _stream_id(deployment: Deployment, name: str) -> str:
     return f"{deployment.prefix}shop-{name}"
 
@@ -60,11 +54,10 @@ def test_activate_version_follows_the_last_record_and_state_is_cleared(deploymen
     assert last_state(messages)["bookmarks"][_stream_id(deployment, "orders")] == {}
 
 
-@pytest.mark.usefixtures("small_state_interval")
 @pytest.mark.parametrize("stop_after", [2, 3, 6, 11])
 def test_interrupted_full_table_resumes_after_the_last_id(deployment: Deployment, stop_after: int) -> None:
     deployment.database("shop").things.insert_many([{"_id": i, "n": n} for n, i in enumerate(MIXED_IDS)])
-    config = deployment.config()
+    config = deployment.config(state_interval_records=2)  # a resume point every 2 records
     first = run_tap(config, stop_after_records=stop_after)
     state = last_state(first)
     progress = state["bookmarks"][_stream_id(deployment, "things")]

@@ -8,7 +8,7 @@ import typing as t
 import pytest
 from bson import Decimal128, Int64, ObjectId, Timestamp
 
-from tap_mongodb.streams import CatalogValidationError, CollectionStream, ReplicationKeyMismatchError
+from tap_mongodb.streams import CatalogValidationError, ReplicationKeyMismatchError
 from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
 
 if t.TYPE_CHECKING:
@@ -125,12 +125,9 @@ def test_bookmark_never_moves_backwards_to_a_straggler(deployment: Deployment) -
     assert last_state(messages)["bookmarks"][stream_id]["replication_key_value"] == {"$timestamp": {"t": 1, "i": 1}}
 
 
-def test_interrupted_incremental_resumes_from_the_last_emitted_key(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(CollectionStream, "STATE_MSG_FREQUENCY", 2)
+def test_interrupted_incremental_resumes_from_the_last_emitted_key(deployment: Deployment) -> None:
     catalog, stream_id = _setup(deployment, [{"_id": i, "updated_at": day(i)} for i in range(1, 8)])
-    first = run_tap(deployment.config(), catalog=catalog, stop_after_records=5)
+    first = run_tap(deployment.config(state_interval_records=2), catalog=catalog, stop_after_records=5)
     state = last_state(first)
     assert state["bookmarks"][stream_id]["replication_key_value"] == {"$date": "2024-01-04T00:00:00.000Z"}
     second = run_tap(deployment.config(), catalog=catalog, state=state)

@@ -25,7 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION_MD = ROOT / "docs" / "configuration.md"
 MELTANO_YML = ROOT / "meltano.yml"
 
-SENSITIVE = {"password", "mongodb_uri", "tls_certificate_key_file_password"}
+SENSITIVE = {
+    "password",
+    "mongodb_uri",
+    "tls_certificate_key_file_password",
+    "ssh_password",
+    "ssh_private_key",
+    "ssh_private_key_password",
+}
 
 
 def settings_schema(plugin: type[Tap] | type[Target]) -> dict[str, t.Any]:

@@ -84,6 +84,10 @@ def create_client(
 ) -> pymongo.MongoClient:
     """A client for the settings; the stand-in for ``litemongo://`` URIs (tests and demos)."""
     uri = config.get("mongodb_uri") or ""
+    if config.get("ssh_enabled"):
+        from mongodb_common.ssh_tunnel import open_tunnel, tunnelled_config
+
+        config = tunnelled_config(config, open_tunnel(config))
     if uri.startswith(STANDIN_SCHEME):
         from mongodb_common import standin
 

@@ -83,6 +83,18 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
             th.IntegerType,
             description="Timeout of a single network read or write; unset means none.",
         ),
+        th.Property("ssh_enabled", th.BooleanType, default=False, description="Connect through an SSH bastion."),
+        th.Property("ssh_host", th.StringType, description="SSH bastion host."),
+        th.Property("ssh_port", th.IntegerType, default=22, description="SSH bastion port."),
+        th.Property("ssh_username", th.StringType, description="User on the SSH bastion."),
+        th.Property("ssh_password", th.StringType, secret=True, description="Password on the bastion (or use a key)."),
+        th.Property(
+            "ssh_private_key",
+            th.StringType,
+            secret=True,
+            description="Private key (PEM or OpenSSH text, Ed25519/ECDSA/RSA) for the bastion.",
+        ),
+        th.Property("ssh_private_key_password", th.StringType, secret=True, description="Password of the private key."),
         th.Property(
             "max_retries",
             th.IntegerType,

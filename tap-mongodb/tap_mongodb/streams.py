@@ -8,12 +8,14 @@ STATE message never claims a position whose record was not emitted.
 
 from __future__ import annotations
 
+import functools
 import time
 import typing as t
 
 import pymongo
 from singer_sdk import Stream
 from singer_sdk import singerlib as singer
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from mongodb_common.bson_codec import get_encoder
@@ -172,6 +174,32 @@ class CollectionStream(Stream):
         # The SDK would emit ACTIVATE_VERSION before the first record of every run; ours is
         # sent once the whole collection has been read (see _read_full_table).
         return False
+
+    # -- output ----------------------------------------------------------------------
+
+    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
+        """The SDK's record messages, without its per-record walk when nothing is deselected.
+
+        Deselected top-level fields are not even fetched (projection); the walk that removes
+        deselected fields is needed only when a nested field or the replication key is.
+        """
+        if self._has_deselected_fields:
+            yield from super()._generate_record_messages(record)
+            return
+        extracted_at = utc_now()
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=extracted_at,
+                )
+
+    @functools.cached_property
+    def _has_deselected_fields(self) -> bool:
+        return not all(self.mask.values())
 
     # -- reading ---------------------------------------------------------------------
 

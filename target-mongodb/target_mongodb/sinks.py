@@ -25,8 +25,11 @@ from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
 from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
 from target_mongodb.record_restoration import ValueRestorationError, compile_converter
+from target_mongodb.record_validation import FastRecordValidator
 
 if t.TYPE_CHECKING:
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
     from target_mongodb.target import TargetMongoDB
 
 DEAD_LETTER = "dead_letter"
@@ -86,6 +89,15 @@ class MongoSink(BatchSink):
             version_ledger.ensure_index(self.database)
 
     # -- per record ------------------------------------------------------------------
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        if not self.validate_schema:
+            return None
+        try:
+            return FastRecordValidator(self.schema)
+        except (SyntaxError, RecursionError):
+            # Schemas nested deeper than Python code can be (fastjsonschema generates code).
+            return super().get_validator()
 
     @property
     def include_sdc_metadata_properties(self) -> bool:

@@ -114,7 +114,13 @@ def _plain_regex(value: Regex | re.Pattern[str]) -> str:
     return f"/{value.pattern}/{regex_options(value)}"
 
 
+_UTC = datetime.timezone.utc
+
+
 def _plain_datetime(value: datetime.datetime) -> str:
+    if value.tzinfo is _UTC and not value.microsecond % 1000:
+        # The common case, as the driver decodes it: C-speed formatting.
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     return ms_to_iso(datetime_to_ms(value))
 
 
@@ -143,13 +149,17 @@ _PLAIN: dict[type, Encoder] = {
 }
 
 
+# Values that are already JSON: handed on without a function call (the hot path).
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
 def encode_plain(value: t.Any) -> t.Any:
     """Encode one decoded BSON value (document, array or scalar) as plain JSON values."""
     value_type = type(value)
     if value_type is dict:
-        return {key: encode_plain(item) for key, item in value.items()}
+        return {key: item if type(item) in _AS_IS else encode_plain(item) for key, item in value.items()}
     if value_type is list:
-        return [encode_plain(item) for item in value]
+        return [item if type(item) in _AS_IS else encode_plain(item) for item in value]
     converter = _PLAIN.get(value_type)
     if converter is not None:
         return converter(value)
@@ -214,9 +224,9 @@ def encode_extended_json(value: t.Any) -> t.Any:
     """Encode one decoded BSON value as (type-exact) MongoDB Extended JSON values."""
     value_type = type(value)
     if value_type is dict:
-        return {key: encode_extended_json(item) for key, item in value.items()}
+        return {key: item if type(item) in _AS_IS else encode_extended_json(item) for key, item in value.items()}
     if value_type is list:
-        return [encode_extended_json(item) for item in value]
+        return [item if type(item) in _AS_IS else encode_extended_json(item) for item in value]
     converter = _EXTENDED.get(value_type)
     if converter is not None:
         return converter(value)

@@ -1,0 +1,230 @@
+"""Throughput and memory of tap-mongodb and target-mongodb against the floor. Prints one table.
+
+    .venv/bin/python benchmarks/run.py            # full run
+    .venv/bin/python benchmarks/run.py --quick    # smaller counts, for a smoke check
+
+Rows:
+- tap record path: BSON bytes -> decode -> the tap's per-record path (codec, shaping,
+  Singer message, orjson) for documents already fetched; flattening off and on;
+- floor: `bson.decode` + `orjson.dumps` of the same documents; ratio = tap time / floor time;
+- tap end to end: a whole sync on the embedded stand-in (its SQLite storage dominates);
+- target: a Singer file into the stand-in, against `insert_many` of the same documents;
+- peak RSS of the tap and the target at N and 10 x N documents (separate processes).
+
+The peer tap (meltanolabs-tap-mongodb) builds its own pymongo.MongoClient from a connection
+string, so it cannot run on the stand-in; compare it on a real server (see
+docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+import bson
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.documents import generate
+from mongodb_common.standin import CODEC_OPTIONS, connect
+
+COUNTS = {"small": 20_000, "medium": 5_000, "large": 200}
+QUICK = {"small": 2_000, "medium": 500, "large": 20}
+
+
+def _best_of(runs: int, action: t.Callable[[], None]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _stream(uri: str, shape_docs: list[dict], settings: dict[str, t.Any]) -> t.Any:
+    from tap_mongodb.tap import TapMongoDB
+
+    client = connect(uri)
+    client["bench"]["docs"].insert_many(shape_docs[:200])
+    tap = TapMongoDB(config={"mongodb_uri": uri, "database_includes": ["bench"], "schema_sample_size": 200, **settings})
+    stream = tap.streams["bench-docs"]
+    stream._stream_version = 1
+    return tap, stream
+
+
+def tap_record_path(raws: list[bytes], docs: list[dict], settings: dict[str, t.Any], workdir: Path) -> float:
+    uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
+    tap, stream = _stream(uri, docs, settings)
+    writer = tap.message_writer
+
+    def run() -> None:
+        for raw in raws:
+            record = stream._to_record(bson.decode(raw, codec_options=CODEC_OPTIONS))
+            for message in stream._generate_record_messages(record):
+                writer.format_message(message)
+
+    return _best_of(3, run)
+
+
+def floor(raws: list[bytes]) -> float:
+    def run() -> None:
+        for raw in raws:
+            orjson.dumps(bson.decode(raw), default=str)
+
+    return _best_of(3, run)
+
+
+def tap_end_to_end(docs: list[dict], workdir: Path) -> tuple[float, bytes]:
+    from tap_mongodb.tap import TapMongoDB
+
+    uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
+    connect(uri)["bench"]["docs"].insert_many(docs)
+    config = {"mongodb_uri": uri, "database_includes": ["bench"], "bson_encoding": "extended_json"}
+    raw = io.BytesIO()
+    wrapper = io.TextIOWrapper(raw)
+    stdout, sys.stdout = sys.stdout, wrapper
+    try:
+        started = time.perf_counter()
+        TapMongoDB(config=config).sync_all()
+        elapsed = time.perf_counter() - started
+        wrapper.flush()
+        output = raw.getvalue()
+    finally:
+        sys.stdout = stdout
+    return elapsed, output
+
+
+def target(singer_output: bytes, docs: list[dict], workdir: Path) -> tuple[float, float]:
+    from target_mongodb.target import TargetMongoDB
+
+    uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
+    text = singer_output.decode()
+    stdout, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        started = time.perf_counter()
+        TargetMongoDB(config={"mongodb_uri": uri, "database": "dst"}).listen(io.StringIO(text))
+        target_seconds = time.perf_counter() - started
+    finally:
+        sys.stdout = stdout
+    floor_uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
+    collection = connect(floor_uri)["dst"]["docs"]
+    started = time.perf_counter()
+    collection.insert_many([dict(d) for d in docs])
+    return target_seconds, time.perf_counter() - started
+
+
+def peak_rss_mb(role: str, count: int, workdir: Path) -> float:
+    result = subprocess.run(
+        [sys.executable, __file__, "--rss-child", role, str(count), str(workdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def rss_child(role: str, count: int, workdir: Path) -> None:
+    """Runs in its own process: one sync (or one load) of `count` medium documents."""
+    docs = generate("medium", count)
+    uri = f"litemongo://{workdir / f'rss-{role}-{count}'}"
+    shutil.rmtree(workdir / f"rss-{role}-{count}", ignore_errors=True)
+    singer_file = workdir / f"rss-{count}.singer"
+    if role == "tap":
+        client = connect(uri)
+        for start in range(0, count, 1000):
+            client["bench"]["docs"].insert_many(docs[start : start + 1000])
+        del docs, client
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        from tap_mongodb.tap import TapMongoDB
+
+        with singer_file.open("wb") as output:
+            stdout, sys.stdout = sys.stdout, io.TextIOWrapper(output)
+            TapMongoDB(
+                config={"mongodb_uri": uri, "database_includes": ["bench"], "bson_encoding": "extended_json"}
+            ).sync_all()
+            sys.stdout.flush()
+            sys.stdout = stdout
+    else:
+        del docs
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        from target_mongodb.target import TargetMongoDB
+
+        stdout, sys.stdout = sys.stdout, io.StringIO()
+        with singer_file.open() as handle:
+            TargetMongoDB(config={"mongodb_uri": uri, "database": "dst"}).listen(handle)
+        sys.stdout = stdout
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{max(peak, baseline) / 1024:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rss-child", nargs=3, metavar=("ROLE", "COUNT", "WORKDIR"))
+    args = parser.parse_args()
+    if args.rss_child:
+        role, count, workdir = args.rss_child
+        rss_child(role, int(count), Path(workdir))
+        return
+    counts = QUICK if args.quick else COUNTS
+    workdir = Path(tempfile.mkdtemp(prefix="mongodb-bench-"))
+    rows: list[str] = []
+    try:
+        header = f"{'shape':<7}{'docs':>7}{'KB/doc':>8} | {'floor docs/s':>13}{'tap docs/s':>12}{'MB/s':>7}{'tap/floor':>10} | {'flat docs/s':>12}{'flat/floor':>11}"
+        rows += [
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "",
+            "tap record path (documents already fetched)",
+            header,
+            "-" * len(header),
+        ]
+        for shape, count in counts.items():
+            docs = [bson.decode(bson.encode(d), codec_options=CODEC_OPTIONS) for d in generate(shape, count)]
+            raws = [bson.encode(d) for d in docs]
+            megabytes = sum(map(len, raws)) / 1e6
+            floor_s = floor(raws)
+            plain_s = tap_record_path(raws, docs, {}, workdir)
+            flat_s = tap_record_path(raws, docs, {"flattening_enabled": True, "flattening_max_depth": 3}, workdir)
+            rows.append(
+                f"{shape:<7}{count:>7}{megabytes * 1000 / count:>8.1f} | {count / floor_s:>13,.0f}{count / plain_s:>12,.0f}"
+                f"{megabytes / plain_s:>7.1f}{plain_s / floor_s:>10.2f} | {count / flat_s:>12,.0f}{flat_s / floor_s:>11.2f}"
+            )
+        medium_count = counts["medium"]
+        docs = generate("medium", medium_count)
+        e2e_s, singer_output = tap_end_to_end(docs, workdir)
+        target_s, insert_s = target(singer_output, docs, workdir)
+        rows += [
+            "",
+            f"tap end to end on the stand-in, {medium_count} medium documents: {medium_count / e2e_s:,.0f} docs/s "
+            "(peer meltanolabs-tap-mongodb: cannot run on the stand-in, see docs/performance.md)",
+            f"target into the stand-in, {medium_count} medium records: {medium_count / target_s:,.0f} records/s; "
+            f"floor insert_many: {medium_count / insert_s:,.0f} docs/s; ratio {target_s / insert_s:.2f}",
+        ]
+        small_n = max(200, medium_count // 5)
+        rss = {
+            role: (peak_rss_mb(role, small_n, workdir), peak_rss_mb(role, small_n * 10, workdir))
+            for role in ("tap", "target")
+        }
+        for role, (at_n, at_10n) in rss.items():
+            rows.append(
+                f"peak RSS of the {role}: {at_n:.0f} MB at {small_n} docs, {at_10n:.0f} MB at {small_n * 10} docs "
+                f"(+{(at_10n / at_n - 1) * 100:.0f}%)"
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

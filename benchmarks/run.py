@@ -181,7 +181,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mongodb-bench-"))
     rows: list[str] = []
     try:
-        header = f"{'shape':<7}{'docs':>7}{'KB/doc':>8} | {'floor docs/s':>13}{'tap docs/s':>12}{'MB/s':>7}{'tap/floor':>10} | {'flat docs/s':>12}{'flat/floor':>11}"
+        header = (
+            f"{'shape':<7}{'docs':>7}{'KB/doc':>8} | {'floor docs/s':>13}{'tap docs/s':>12}{'MB/s':>7}"
+            f"{'tap/floor':>10} | {'flat docs/s':>12}{'flat/floor':>11}"
+        )
         rows += [
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "",
@@ -197,8 +200,9 @@ def main() -> None:
             plain_s = tap_record_path(raws, docs, {}, workdir)
             flat_s = tap_record_path(raws, docs, {"flattening_enabled": True, "flattening_max_depth": 3}, workdir)
             rows.append(
-                f"{shape:<7}{count:>7}{megabytes * 1000 / count:>8.1f} | {count / floor_s:>13,.0f}{count / plain_s:>12,.0f}"
-                f"{megabytes / plain_s:>7.1f}{plain_s / floor_s:>10.2f} | {count / flat_s:>12,.0f}{flat_s / floor_s:>11.2f}"
+                f"{shape:<7}{count:>7}{megabytes * 1000 / count:>8.1f} | {count / floor_s:>13,.0f}"
+                f"{count / plain_s:>12,.0f}{megabytes / plain_s:>7.1f}{plain_s / floor_s:>10.2f} | "
+                f"{count / flat_s:>12,.0f}{flat_s / floor_s:>11.2f}"
             )
         medium_count = counts["medium"]
         docs = generate("medium", medium_count)

@@ -124,7 +124,17 @@ def target(singer_output: bytes, docs: list[dict], workdir: Path) -> tuple[float
     return target_seconds, time.perf_counter() - started
 
 
+def seed_for_rss(count: int, workdir: Path) -> None:
+    """Seeds (in this process) what the measured child process then reads."""
+    client = connect(f"litemongo://{workdir / f'rss-{count}'}")
+    for start in range(0, count, 1000):
+        client["bench"]["docs"].insert_many(generate("medium", min(1000, count - start), seed=start))
+    client.close()
+
+
 def peak_rss_mb(role: str, count: int, workdir: Path) -> float:
+    if role == "tap":
+        seed_for_rss(count, workdir)
     result = subprocess.run(
         [sys.executable, __file__, "--rss-child", role, str(count), str(workdir)],
         capture_output=True,
@@ -136,16 +146,9 @@ def peak_rss_mb(role: str, count: int, workdir: Path) -> float:
 
 def rss_child(role: str, count: int, workdir: Path) -> None:
     """Runs in its own process: one sync (or one load) of `count` medium documents."""
-    docs = generate("medium", count)
-    uri = f"litemongo://{workdir / f'rss-{role}-{count}'}"
-    shutil.rmtree(workdir / f"rss-{role}-{count}", ignore_errors=True)
     singer_file = workdir / f"rss-{count}.singer"
     if role == "tap":
-        client = connect(uri)
-        for start in range(0, count, 1000):
-            client["bench"]["docs"].insert_many(docs[start : start + 1000])
-        del docs, client
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        uri = f"litemongo://{workdir / f'rss-{count}'}"
         from tap_mongodb.tap import TapMongoDB
 
         with singer_file.open("wb") as output:
@@ -156,16 +159,14 @@ def rss_child(role: str, count: int, workdir: Path) -> None:
             sys.stdout.flush()
             sys.stdout = stdout
     else:
-        del docs
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        uri = f"litemongo://{workdir / f'rss-target-{count}'}"
         from target_mongodb.target import TargetMongoDB
 
         stdout, sys.stdout = sys.stdout, io.StringIO()
         with singer_file.open() as handle:
             TargetMongoDB(config={"mongodb_uri": uri, "database": "dst"}).listen(handle)
         sys.stdout = stdout
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{max(peak, baseline) / 1024:.1f}")
+    print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 
 def main() -> None:

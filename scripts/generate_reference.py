@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from mongodb_common.redaction import SECRET_SETTINGS
 from tap_mongodb.tap import TapMongoDB
 from target_mongodb.target import TargetMongoDB
 
@@ -25,14 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION_MD = ROOT / "docs" / "configuration.md"
 MELTANO_YML = ROOT / "meltano.yml"
 
-SENSITIVE = {
-    "password",
-    "mongodb_uri",
-    "tls_certificate_key_file_password",
-    "ssh_password",
-    "ssh_private_key",
-    "ssh_private_key_password",
-}
+SENSITIVE = set(SECRET_SETTINGS)
 
 
 def settings_schema(plugin: type[Tap] | type[Target]) -> dict[str, t.Any]:

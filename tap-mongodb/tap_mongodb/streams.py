@@ -65,6 +65,20 @@ def value_at_path(document: t.Mapping[str, t.Any], path: str) -> t.Any:
     return value
 
 
+def discovered_metadata(stream: Stream, info: CollectionInfo, **fields: t.Any) -> singer.MetadataMapping:
+    """The input catalog's metadata when the stream is in it; else ours, selected by default.
+
+    (Without an input catalog every stream is selected, as the SDK does.)
+    """
+    if stream._metadata is None:
+        catalog = stream._tap_input_catalog
+        if not (catalog and catalog.get_stream(stream.tap_stream_id)):
+            metadata = build_metadata(info, stream.schema, **fields)
+            metadata.root.selected = catalog is None and stream.selected_by_default
+            stream._metadata = metadata
+    return Stream.metadata.fget(stream)  # type: ignore[attr-defined]
+
+
 class CollectionStream(Stream):
     """A collection (or view) read with FULL_TABLE or INCREMENTAL replication."""
 
@@ -102,18 +116,13 @@ class CollectionStream(Stream):
 
     @property
     def metadata(self) -> singer.MetadataMapping:
-        if self._metadata is None:
-            in_catalog = self._tap_input_catalog and self._tap_input_catalog.get_stream(self.tap_stream_id)
-            if not in_catalog:
-                self._metadata = build_metadata(
-                    self.info,
-                    self.schema,
-                    replication_method=self.forced_replication_method,
-                    replication_key=self.replication_key,
-                    inferred_schema=self._inferred_schema if self.shape else None,
-                )
-                self._metadata.root.selected = self._tap_input_catalog is None and self.selected_by_default
-        return super().metadata
+        return discovered_metadata(
+            self,
+            self.info,
+            replication_method=self.forced_replication_method,
+            replication_key=self.replication_key,
+            inferred_schema=self._inferred_schema if self.shape else None,
+        )
 
     @property
     def _singer_catalog_entry(self) -> singer.CatalogEntry:
@@ -453,19 +462,14 @@ class ArrayChildStream(Stream):
 
     @property
     def metadata(self) -> singer.MetadataMapping:
-        if self._metadata is None:
-            in_catalog = self._tap_input_catalog and self._tap_input_catalog.get_stream(self.tap_stream_id)
-            if not in_catalog:
-                self._metadata = build_metadata(
-                    self.parent.info,
-                    self.schema,
-                    replication_method=None,
-                    replication_key=None,
-                    parent_tap_stream_id=self.parent.name,
-                    key_properties=list(self.primary_keys),
-                )
-                self._metadata.root.selected = self._tap_input_catalog is None and self.selected_by_default
-        return super().metadata
+        return discovered_metadata(
+            self,
+            self.parent.info,
+            replication_method=None,
+            replication_key=None,
+            parent_tap_stream_id=self.parent.name,
+            key_properties=list(self.primary_keys),
+        )
 
     @property
     def _singer_catalog_entry(self) -> singer.CatalogEntry:

@@ -32,6 +32,7 @@ from tap_mongodb.queries import after_filter, before_bracket_filter
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from tap_mongodb.array_streams import ArrayChildStream
     from tap_mongodb.discovery import CollectionInfo
     from tap_mongodb.record_shaping import StreamShape
     from tap_mongodb.tap import TapMongoDB
@@ -428,80 +429,3 @@ class CollectionStream(Stream):
         elif not bookmarks.has_bookmark(self._bookmark) or compare(value, self._bookmark) > 0:
             self._bookmark = value
             bookmarks.write_replication_key_value(state, t.cast("str", self.replication_key), value)
-
-
-class ArrayChildStream(Stream):
-    """Rows of one array of a parent stream's documents (`denest_arrays`).
-
-    Its rows are written by the parent while the parent reads its documents, so it follows
-    the parent's replication method and needs no position of its own.
-    """
-
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-
-    def __init__(
-        self, tap: TapMongoDB, parent: CollectionStream, suffix: str, schema: dict[str, t.Any], keys: list[str]
-    ) -> None:
-        super().__init__(tap, schema=schema, name=f"{parent.name}__{suffix}")
-        self.parent = parent
-        self.suffix = suffix
-        self.primary_keys = keys
-        self._schema_written = False
-
-    @property
-    def replication_method(self) -> str:
-        return self.parent.replication_method
-
-    @property
-    def replication_key(self) -> str | None:
-        return None  # the parent's key orders the rows; a `*` metadata rule must not apply here
-
-    @replication_key.setter
-    def replication_key(self, _value: str | None) -> None:
-        return
-
-    @property
-    def metadata(self) -> singer.MetadataMapping:
-        return discovered_metadata(
-            self,
-            self.parent.info,
-            replication_method=None,
-            replication_key=None,
-            parent_tap_stream_id=self.parent.name,
-            key_properties=list(self.primary_keys),
-        )
-
-    @property
-    def _singer_catalog_entry(self) -> singer.CatalogEntry:
-        entry = super()._singer_catalog_entry
-        entry.database = self.parent.info.database
-        entry.table = self.parent.info.collection
-        entry.replication_method = None
-        return entry
-
-    @property
-    def emit_activate_version_messages(self) -> bool:
-        return False  # sent by the parent, after its last document
-
-    def write_schema(self) -> None:
-        self._write_schema_message()
-
-    def write_rows(self, rows: list[dict[str, t.Any]], version: int | None) -> None:
-        self._stream_version = version
-        for row in rows:
-            self._write_record_message(row)
-
-    def activate_version(self, version: int) -> None:
-        self._write_activate_version_message(version)
-
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
-        return iter(())
-
-    def _write_schema_message(self) -> None:
-        """Once per run: the parent writes it before the first row, the SDK again at sync."""
-        if not self._schema_written:
-            super()._write_schema_message()
-            self._schema_written = True
-
-    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
-        """No position of its own: the parent's bookmark covers its rows."""

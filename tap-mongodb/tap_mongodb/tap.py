@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from mongodb_common.bson_codec import ENCODINGS, PLAIN
 from mongodb_common.client_factory import create_client, verify_connection
 from mongodb_common.connection_settings import connection_properties, read_preference_property
+from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections, stream_id_for
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
@@ -28,7 +29,6 @@ from tap_mongodb.streams import (
     MISMATCH_EMIT,
     MISMATCH_FAIL,
     MISMATCH_SKIP,
-    ArrayChildStream,
     CatalogValidationError,
     CollectionStream,
 )

@@ -24,6 +24,7 @@ from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectI
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
+from mongodb_common.bson_codec.singer_encoding import LITERAL, is_lookalike
 from mongodb_common.bson_codec.type_names import (
     ANNOTATED_TYPES,
     binary_subtype,
@@ -92,6 +93,17 @@ def _plain_scalar(value: t.Any) -> tuple[str, str | None]:  # noqa: PLR0911 - on
     raise TypeError(msg)
 
 
+def _plain_object(value: t.Any) -> dict[str, t.Any] | None:
+    """The object a BSON value becomes in plain encoding, if it becomes one."""
+    if isinstance(value, DBRef):
+        return dict(value.as_doc())
+    if isinstance(value, Timestamp):
+        return {"t": value.time, "i": value.inc}
+    if isinstance(value, Code) and value.scope is not None:
+        return {"$code": str(value), "$scope": value.scope}
+    return None
+
+
 class SchemaInferrer:
     """Accumulates observed documents, then renders one JSON Schema for all of them."""
 
@@ -116,6 +128,10 @@ class SchemaInferrer:
                 node.subtypes.add(binary_subtype(value))
         if value is None:
             node.types.add("null")
+        elif isinstance(value, dict) and is_lookalike(value):
+            # The codec escapes a document looking like an Extended JSON wrapper.
+            node.types.add("object")
+            self._observe_object(node.child(LITERAL), value)
         elif isinstance(value, dict):
             self._observe_object(node, value)
         elif isinstance(value, (list, tuple)):
@@ -125,12 +141,8 @@ class SchemaInferrer:
                 self._observe(items, item)
         elif self._extended:
             self._observe_json(node, encode_extended_json(value))
-        elif isinstance(value, DBRef):
-            self._observe_object(node, value.as_doc())
-        elif isinstance(value, Timestamp):
-            self._observe_object(node, {"t": value.time, "i": value.inc})
-        elif isinstance(value, Code) and value.scope is not None:
-            self._observe_object(node, {"$code": str(value), "$scope": value.scope})
+        elif (as_object := _plain_object(value)) is not None:
+            self._observe_object(node, as_object)
         else:
             json_type, json_format = _plain_scalar(value)
             node.types.add(json_type)

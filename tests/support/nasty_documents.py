@@ -35,4 +35,13 @@ def nasty_documents() -> list[dict[str, t.Any]]:
         {"_id": MinKey(), "v": "min"},
         {"_id": MaxKey(), "v": "max"},
         {"_id": "big", "text": "🎉" * 100_000, "numbers": list(range(10_000))},
+        # Documents that only look like Extended JSON wrappers (MongoDB allows these names).
+        {
+            "_id": "lookalikes",
+            "oid": {"$oid": "not hex at all"},
+            "long": {"$numberLong": "x"},
+            "date": {"$date": "yesterday"},
+            "literal": {"$literal": {"$oid": "y"}},
+            "nested": [{"$timestamp": {"t": "a", "i": "b"}}],
+        },
     ]

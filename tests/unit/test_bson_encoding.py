@@ -182,3 +182,25 @@ def test_unknown_python_type_is_a_clear_error() -> None:
 def test_get_encoder_rejects_unknown_encoding_by_name() -> None:
     with pytest.raises(ValueError, match="bson_encoding"):
         get_encoder("bsonish")
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        {"$oid": "not hex"},
+        {"$numberLong": "x"},
+        {"$date": 5},
+        {"$literal": {"a": 1}},
+        {"$ref": "c", "$id": 1, "extra": 2},
+    ],
+)
+def test_documents_that_look_like_wrappers_are_escaped_and_come_back_as_documents(lookalike: dict) -> None:
+    for encode in (encode_plain, encode_extended_json):
+        encoded = encode({"v": lookalike})
+        assert encoded["v"] == {"$literal": encode(lookalike)["$literal"]}
+        assert decode_value(encoded) == {"v": lookalike}
+
+
+def test_ordinary_dollar_keys_and_dbrefs_are_not_escaped() -> None:
+    assert encode_plain({"v": {"$set": 1}}) == {"v": {"$set": 1}}
+    assert encode_extended_json(DBRef("c", 1)) == {"$ref": "c", "$id": 1}

@@ -84,6 +84,14 @@ def _decode_dbref(wrapper: dict[str, t.Any]) -> DBRef:
     return DBRef(wrapper["$ref"], decode_value(wrapper["$id"]), wrapper.get("$db"), **extra)
 
 
+LITERAL = "$literal"
+
+
+def _decode_literal(wrapper: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A document that only looked like a wrapper (see singer_encoding.is_lookalike)."""
+    return {key: decode_value(item) for key, item in wrapper[LITERAL].items()}
+
+
 _WRAPPERS: dict[frozenset[str], t.Callable[[dict[str, t.Any]], t.Any]] = {
     frozenset({"$oid"}): lambda w: ObjectId(w["$oid"]),
     frozenset({"$numberLong"}): lambda w: Int64(int(w["$numberLong"])),
@@ -104,6 +112,7 @@ _WRAPPERS: dict[frozenset[str], t.Callable[[dict[str, t.Any]], t.Any]] = {
     frozenset({"$symbol"}): lambda w: str(w["$symbol"]),
     frozenset({"$undefined"}): lambda _w: None,
     frozenset({"$dbPointer"}): lambda w: DBRef(w["$dbPointer"]["$ref"], decode_value(w["$dbPointer"]["$id"])),
+    frozenset({LITERAL}): _decode_literal,
 }
 
 

@@ -31,6 +31,7 @@ from bson.datetime_ms import DatetimeMS
 from bson.son import SON
 
 from mongodb_common.bson_codec.datetimes import datetime_to_ms, ms_to_iso
+from mongodb_common.bson_codec.singer_decoding import is_extended_json_wrapper
 
 PLAIN = "plain"
 EXTENDED_JSON = "extended_json"
@@ -107,7 +108,7 @@ def _plain_code(value: Code) -> t.Any:
 
 
 def _plain_dbref(value: DBRef) -> dict[str, t.Any]:
-    return encode_plain(value.as_doc())
+    return {key: encode_plain(item) for key, item in value.as_doc().items()}
 
 
 def _plain_regex(value: Regex | re.Pattern[str]) -> str:
@@ -149,6 +150,20 @@ _PLAIN: dict[type, Encoder] = {
 }
 
 
+LITERAL = "$literal"
+
+
+def is_lookalike(document: dict[str, t.Any]) -> bool:
+    """A document whose keys are exactly an Extended JSON wrapper's (`{"$oid": "x"}` ...).
+
+    MongoDB allows such `$`-prefixed field names; without an escape, a target reading
+    Extended JSON would take the document for the BSON value it resembles.
+    """
+    for first in document:
+        return first.startswith("$") and (frozenset(document) == {LITERAL} or is_extended_json_wrapper(document))
+    return False
+
+
 # Values that are already JSON: handed on without a function call (the hot path).
 _AS_IS = frozenset({str, int, bool, type(None)})
 
@@ -157,7 +172,8 @@ def encode_plain(value: t.Any) -> t.Any:
     """Encode one decoded BSON value (document, array or scalar) as plain JSON values."""
     value_type = type(value)
     if value_type is dict:
-        return {key: item if type(item) in _AS_IS else encode_plain(item) for key, item in value.items()}
+        encoded = {key: item if type(item) in _AS_IS else encode_plain(item) for key, item in value.items()}
+        return {LITERAL: encoded} if is_lookalike(value) else encoded
     if value_type is list:
         return [item if type(item) in _AS_IS else encode_plain(item) for item in value]
     converter = _PLAIN.get(value_type)
@@ -213,7 +229,7 @@ _EXTENDED: dict[type, Encoder] = {
     Regex: _ext_regex,
     re.Pattern: _ext_regex,
     Code: _ext_code,
-    DBRef: lambda value: encode_extended_json(value.as_doc()),
+    DBRef: lambda value: {key: encode_extended_json(item) for key, item in value.as_doc().items()},
     MinKey: lambda _value: {"$minKey": 1},
     MaxKey: lambda _value: {"$maxKey": 1},
     decimal.Decimal: lambda value: {"$numberDecimal": str(value)},
@@ -224,7 +240,8 @@ def encode_extended_json(value: t.Any) -> t.Any:
     """Encode one decoded BSON value as (type-exact) MongoDB Extended JSON values."""
     value_type = type(value)
     if value_type is dict:
-        return {key: item if type(item) in _AS_IS else encode_extended_json(item) for key, item in value.items()}
+        encoded = {key: item if type(item) in _AS_IS else encode_extended_json(item) for key, item in value.items()}
+        return {LITERAL: encoded} if is_lookalike(value) else encoded
     if value_type is list:
         return [item if type(item) in _AS_IS else encode_extended_json(item) for item in value]
     converter = _EXTENDED.get(value_type)
@@ -239,7 +256,7 @@ def encode_extended_json(value: t.Any) -> t.Any:
 def _encode_by_isinstance(value: t.Any, encode: Encoder, table: dict[type, Encoder]) -> t.Any:
     """Slow path for subclasses (SON, OrderedDict, RawBSONDocument, str/int subclasses)."""
     if isinstance(value, (SON, t.Mapping)):
-        return {key: encode(item) for key, item in value.items()}
+        return encode(dict(value))
     if isinstance(value, (list, tuple)):
         return [encode(item) for item in value]
     for known_type, converter in table.items():

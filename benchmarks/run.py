@@ -11,15 +11,17 @@ Rows:
 - target: a Singer file into the stand-in, against `insert_many` of the same documents;
 - peak RSS of the tap and the target at N and 10 x N documents (separate processes).
 
-The peer tap (meltanolabs-tap-mongodb) builds its own pymongo.MongoClient from a connection
-string, so it cannot run on the stand-in; compare it on a real server (see
-docs/performance.md).
+With `--peer PATH` (the `tap-mongodb` executable of meltanolabs-tap-mongodb, installed in a
+virtualenv of its own), both taps sync the same stand-in data as separate processes, the peer
+through benchmarks/peer_shim (it builds its own pymongo.MongoClient, which the shim points at
+the stand-in).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
 import resource
@@ -133,6 +135,42 @@ def seed_for_rss(count: int, workdir: Path) -> None:
     client.close()
 
 
+def compare_with_peer(peer: str, workdir: Path, counts: dict[str, int]) -> list[str]:
+    """Both taps, as processes, over the same stand-in data; returns table rows."""
+    ours = str(Path(sys.executable).with_name("tap-mongodb"))
+    shim = str(Path(__file__).resolve().parent / "peer_shim")
+    rows = ["", "tap end to end as processes on the stand-in (ours: plain encoding; peer: its default layout)"]
+    for shape, full in counts.items():
+        count = max(20, full // 5)
+        directory = workdir / f"peer-{shape}"
+        connect(f"litemongo://{directory}")["bench"]["docs"].insert_many(generate(shape, count))
+        uri = f"litemongo://{directory}"
+        results = []
+        for name, command, config, env in (
+            ("ours", ours, {"mongodb_uri": uri, "database_includes": ["bench"]}, {}),
+            ("peer", peer, {"mongodb_connection_string": uri, "database": "bench"}, {"PYTHONPATH": shim}),
+        ):
+            config_file = workdir / f"{name}-{shape}.json"
+            config_file.write_text(json.dumps(config))
+            started = time.perf_counter()
+            result = subprocess.run(
+                [command, "--config", str(config_file)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **env},
+                check=False,
+            )
+            elapsed = time.perf_counter() - started
+            emitted = result.stdout.count('"type":"RECORD"') + result.stdout.count('"type": "RECORD"')
+            if result.returncode != 0 or emitted < count:
+                error = next((line for line in reversed(result.stderr.splitlines()) if "Error" in line), "failed")
+                results.append(f"{name}: FAILED after {emitted} records ({error.strip()[:80]})")
+            else:
+                results.append(f"{name}: {count / elapsed:,.0f} docs/s")
+        rows.append(f"  {shape:<7}{count:>6} docs: " + "; ".join(results))
+    return rows
+
+
 def peak_rss_mb(role: str, count: int, workdir: Path) -> float:
     if role == "tap":
         seed_for_rss(count, workdir)
@@ -184,6 +222,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rss-child", nargs=3, metavar=("ROLE", "COUNT", "WORKDIR"))
+    parser.add_argument("--peer", help="path of meltanolabs-tap-mongodb's tap-mongodb executable")
     args = parser.parse_args()
     if args.rss_child:
         role, count, workdir = args.rss_child
@@ -223,13 +262,14 @@ def main() -> None:
         append_s, _ = target(singer_output, docs, workdir, "append-only")
         rows += [
             "",
-            f"tap end to end on the stand-in, {medium_count} medium documents: {medium_count / e2e_s:,.0f} docs/s "
-            "(peer meltanolabs-tap-mongodb: cannot run on the stand-in, see docs/performance.md)",
+            f"tap end to end on the stand-in, {medium_count} medium documents: {medium_count / e2e_s:,.0f} docs/s",
             f"target into the stand-in, {medium_count} medium records: {medium_count / target_s:,.0f} records/s; "
             f"floor insert_many: {medium_count / insert_s:,.0f} docs/s; ratio {target_s / insert_s:.2f}",
             f"target with load_method append-only (inserts, like the floor): {medium_count / append_s:,.0f} records/s; "
             f"ratio {append_s / insert_s:.2f}",
         ]
+        if args.peer:
+            rows += compare_with_peer(args.peer, workdir, counts)
         small_n = max(200, medium_count // 5)
         rss = {
             role: (peak_rss_mb(role, small_n, workdir), peak_rss_mb(role, small_n * 10, workdir))

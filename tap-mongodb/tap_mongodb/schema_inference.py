@@ -32,6 +32,10 @@ from mongodb_common.bson_codec.type_names import (
     format_for,
 )
 
+# Elements of one array read for the schema: long arrays of alike subdocuments (histories,
+# line items) would otherwise dominate discovery time without telling anything new.
+ITEMS_OBSERVED_PER_ARRAY = 50
+
 # Spelled out rather than `{}`: the SDK and many targets need a "type" on every property.
 ANY_JSON_TYPES = ("array", "boolean", "integer", "number", "object", "string", "null")
 
@@ -137,7 +141,7 @@ class SchemaInferrer:
         elif isinstance(value, (list, tuple)):
             node.types.add("array")
             items = node.item_node()
-            for item in value:
+            for item in value[:ITEMS_OBSERVED_PER_ARRAY]:
                 self._observe(items, item)
         elif self._extended:
             self._observe_json(node, encode_extended_json(value))

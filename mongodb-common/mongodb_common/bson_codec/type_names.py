@@ -55,7 +55,30 @@ _NAMES: tuple[tuple[tuple[type, ...], str], ...] = (
 )
 
 
+# Exact types first: one dict lookup for the common cases, the isinstance walk for the rest.
+_EXACT: dict[type, str] = {
+    type(None): "null",
+    str: "string",
+    bool: "bool",
+    int: "int",
+    Int64: "long",
+    float: "double",
+    Decimal128: "decimal",
+    ObjectId: "objectId",
+    datetime.datetime: "date",
+    dict: "object",
+    list: "array",
+    bytes: "binData",
+    Binary: "binData",
+    Timestamp: "timestamp",
+    Regex: "regex",
+}
+
+
 def bson_type_name(value: t.Any) -> str:
+    exact = _EXACT.get(type(value))
+    if exact is not None:
+        return exact
     if value is None:
         return "null"
     if isinstance(value, Code):

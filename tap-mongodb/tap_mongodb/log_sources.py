@@ -61,18 +61,26 @@ def position_key(position: t.Mapping[str, t.Any]) -> tuple[int, t.Any]:
     return (0, str(token.get("_data", "")))
 
 
-class ChangeStreamSource:
-    """One change stream (on the database, or the deployment) filtered to the followed collections."""
-
-    kind = "resume_token"
+class _FollowedNamespaces:
+    """What both log readers know: the client, the followed collections, the idle wait."""
 
     def __init__(self, client: pymongo.MongoClient, namespaces: t.Sequence[Namespace], *, max_await_ms: int) -> None:
         self._client = client
         self._namespaces = list(namespaces)
         self._max_await_ms = max_await_ms
 
+    @property
+    def _databases(self) -> list[str]:
+        return sorted({database for database, _ in self._namespaces})
+
+
+class ChangeStreamSource(_FollowedNamespaces):
+    """One change stream (on the database, or the deployment) filtered to the followed collections."""
+
+    kind = "resume_token"
+
     def _watch(self, resume_token: t.Mapping[str, t.Any] | None) -> t.Any:
-        databases = sorted({database for database, _ in self._namespaces})
+        databases = self._databases
         match: list[dict[str, t.Any]] = [{"ns.db": db, "ns.coll": coll} for db, coll in self._namespaces]
         match += [{"operationType": "dropDatabase", "ns.db": db} for db in databases]
         match.append({"operationType": "invalidate"})
@@ -110,15 +118,10 @@ class ChangeStreamSource:
             raise
 
 
-class OplogSource:
+class OplogSource(_FollowedNamespaces):
     """A tailable cursor on `local.oplog.rs`, for deployments where change streams are unavailable."""
 
     kind = "oplog_ts"
-
-    def __init__(self, client: pymongo.MongoClient, namespaces: t.Sequence[Namespace], *, max_await_ms: int) -> None:
-        self._client = client
-        self._namespaces = list(namespaces)
-        self._max_await_ms = max_await_ms
 
     @property
     def _oplog(self) -> pymongo.collection.Collection:
@@ -133,7 +136,7 @@ class OplogSource:
         return t.cast("Timestamp", entry["ts"])
 
     def _tail(self, after: Timestamp) -> t.Any:
-        databases = sorted({database for database, _ in self._namespaces})
+        databases = self._databases
         namespaces = [f"{db}.{coll}" for db, coll in self._namespaces]
         commands = [f"{db}.$cmd" for db in databases] + ["admin.$cmd"]
         # No-op entries ("n", written every few seconds on an idle replica set) are read too,

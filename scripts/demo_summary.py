@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import sys
+import typing as t
 
-from mongodb_common.standin import connect
+import bson
+from mongodb_common.standin import CODEC_OPTIONS, connect
+
+
+def _identical(source: object, destination: object) -> int:
+    """Documents whose copy is the same BSON, byte for byte (types, values, field order)."""
+
+    def by_id(collection: t.Any) -> dict[bytes, bytes]:
+        return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in collection.find()}
+
+    copied = by_id(destination)
+    return sum(1 for key, raw in by_id(source).items() if copied.get(key) == raw)
 
 
 def main(source_uri: str, destination_uri: str, seconds: str) -> None:
@@ -19,6 +31,7 @@ def main(source_uri: str, destination_uri: str, seconds: str) -> None:
             )
     lines += [
         "",
+        "identical: copies equal to their source byte for byte in BSON (types, values, field order).",
         "Data lives in .demo/ (the embedded stand-in, for demos and tests only).",
         "Point it at a real MongoDB:",
         "  meltano --environment=prod config tap-mongodb set mongodb_uri 'mongodb://user:pass@host:27017/'",

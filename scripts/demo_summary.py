@@ -6,6 +6,7 @@ import sys
 import typing as t
 
 import bson
+
 from mongodb_common.standin import CODEC_OPTIONS, connect
 
 
@@ -22,12 +23,13 @@ def _identical(source: object, destination: object) -> int:
 def main(source_uri: str, destination_uri: str, seconds: str) -> None:
     source, destination = connect(source_uri), connect(destination_uri)
     lines = ["", f"meltano run tap-mongodb target-mongodb finished in {seconds} s:", ""]
-    lines.append(f"  {'namespace':<28}{'source':>8}{'copied':>8}")
+    lines.append(f"  {'namespace':<28}{'source':>8}{'copied':>8}{'identical':>11}")
     for database in sorted(source.list_database_names()):
         for collection in sorted(source[database].list_collection_names()):
-            copied = destination[database][collection].count_documents({})
+            original, copy = source[database][collection], destination[database][collection]
             lines.append(
-                f"  {database + '.' + collection:<28}{source[database][collection].count_documents({}):>8}{copied:>8}"
+                f"  {database + '.' + collection:<28}{original.count_documents({}):>8}"
+                f"{copy.count_documents({}):>8}{_identical(original, copy):>11}"
             )
     lines += [
         "",

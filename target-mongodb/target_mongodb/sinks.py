@@ -18,6 +18,7 @@ from bson import ObjectId
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
+from mongodb_common.bson_codec import ExtendedJsonError
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
 from target_mongodb import array_rows, version_ledger, write_operations
@@ -163,7 +164,7 @@ class MongoSink(BatchSink):
                 )
                 return
             raw = encode_checked(document)
-        except (ValueRestorationError, DocumentRejectedError) as exc:
+        except (ValueRestorationError, DocumentRejectedError, ExtendedJsonError) as exc:
             self._reject(context, record, str(exc))
             return
         if not keys or self._load_method == APPEND_ONLY:
@@ -275,9 +276,15 @@ class MongoSink(BatchSink):
         stale = array_rows.stale_row_filters(
             [(operation, filter_) for operation, _line, filter_, _version in staged if filter_ is not None]
         )
+        operations = [pymongo.DeleteMany(f) for f in stale]
         for child in children:
             self._mongo_target.drain_one(child)  # rows received before this batch are written first
-            child.collection.bulk_write([pymongo.DeleteMany(f) for f in stale], ordered=False)
+            call_with_retries(
+                lambda child=child: child.collection.bulk_write(operations, ordered=False),
+                self._retry_policy,
+                f"stream {child.stream_name!r}, removing rows of re-synced parents",
+                self.logger,
+            )
 
     def _write_ledger(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
         """Record (or forget) table versions after the documents themselves are durable."""

@@ -18,6 +18,7 @@ import uuid
 
 from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.datetime_ms import DatetimeMS
+from bson.errors import BSONError
 
 from mongodb_common.bson_codec.datetimes import iso_to_ms, ms_to_datetime
 
@@ -130,7 +131,7 @@ def _decode_object(value: dict[str, t.Any]) -> t.Any:
         if handler is not None:
             try:
                 return handler(value)
-            except (KeyError, TypeError, ValueError, decimal.InvalidOperation) as exc:
+            except (KeyError, TypeError, ValueError, decimal.InvalidOperation, BSONError) as exc:
                 msg = f"invalid Extended JSON {first_key} value {value!r}: {exc}"
                 raise ExtendedJsonError(msg) from exc
         if "$ref" in value and "$id" in value:
@@ -201,6 +202,6 @@ def decode_plain(value: t.Any, bson_type: str, subtype: int | None = None) -> t.
         return decode_value(value)
     try:
         return decoder(value, subtype)
-    except (KeyError, TypeError, ValueError, IndexError, decimal.InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, decimal.InvalidOperation, BSONError) as exc:
         msg = f"{value!r} is not a plain-encoded {bson_type}: {exc}"
         raise ExtendedJsonError(msg) from None

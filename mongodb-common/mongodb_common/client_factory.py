@@ -15,7 +15,7 @@ import pymongo.errors
 from bson.codec_options import DatetimeConversion
 
 from mongodb_common.cli_errors import ConnectorError
-from mongodb_common.redaction import redact_uri
+from mongodb_common.redaction import redact_text, redact_uri
 
 STANDIN_SCHEME = "litemongo://"
 
@@ -97,7 +97,7 @@ def create_client(
         return pymongo.MongoClient(host, **options)
     except (pymongo.errors.ConfigurationError, pymongo.errors.InvalidURI, TypeError, ValueError) as exc:
         msg = f"invalid connection settings for {connection_target(config)}: {exc}"
-        raise MongoConnectionError(redact_uri(msg)) from None
+        raise MongoConnectionError(redact_text(msg, config)) from None
 
 
 def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]) -> None:
@@ -113,12 +113,12 @@ def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]
             else str(exc)
         )
         msg = f"MongoDB at {connection_target(config)} refused the connection: {cause}"
-        raise MongoConnectionError(redact_uri(msg)) from None
+        raise MongoConnectionError(redact_text(msg, config)) from None
     except pymongo.errors.ServerSelectionTimeoutError as exc:
         cause = str(exc).split(", Timeout:", 1)[0]  # the rest is pymongo's topology dump
         waited = config.get("server_selection_timeout_ms", 30_000)
         msg = f"cannot reach MongoDB at {connection_target(config)} (waited {waited} ms): {cause}"
-        raise MongoConnectionError(redact_uri(msg)) from None
+        raise MongoConnectionError(redact_text(msg, config)) from None
     except pymongo.errors.PyMongoError as exc:
         msg = f"cannot reach MongoDB at {connection_target(config)}: {exc}"
-        raise MongoConnectionError(redact_uri(msg)) from None
+        raise MongoConnectionError(redact_text(msg, config)) from None

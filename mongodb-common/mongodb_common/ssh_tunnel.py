@@ -13,6 +13,7 @@ import typing as t
 from urllib import parse
 
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.redaction import redact_text
 
 if t.TYPE_CHECKING:
     import sshtunnel
@@ -71,7 +72,7 @@ def open_tunnel(config: t.Mapping[str, t.Any]) -> sshtunnel.SSHTunnelForwarder:
         tunnel.start()
     except (sshtunnel.BaseSSHTunnelForwarderError, OSError) as exc:
         msg = f"cannot open the SSH tunnel through {bastion[0]}:{bastion[1]} as {config.get('ssh_username')!r}: {exc}"
-        raise SshTunnelError(msg) from None
+        raise SshTunnelError(redact_text(msg, config)) from None
     atexit.register(tunnel.stop)
     return tunnel
 

@@ -209,4 +209,6 @@ def path_of(uri: str) -> str:
 
 def connect(uri: str) -> litemongo.MongoClient:
     """A stand-in client over the directory the URI names (created if missing)."""
-    return litemongo.MongoClient(_ServerStore(path_of(uri)), tz_aware=True)
+    # The store already decodes aware UTC datetimes (CODEC_OPTIONS); mongomock need not walk
+    # every document again to make them so.
+    return litemongo.MongoClient(_ServerStore(path_of(uri)), tz_aware=False)

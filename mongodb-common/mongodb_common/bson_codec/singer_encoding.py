@@ -116,12 +116,16 @@ def _plain_regex(value: Regex | re.Pattern[str]) -> str:
 
 
 _UTC = datetime.timezone.utc
+_ZERO = datetime.timedelta(0)
 
 
 def _plain_datetime(value: datetime.datetime) -> str:
-    if value.tzinfo is _UTC and not value.microsecond % 1000:
-        # The common case, as the driver decodes it: C-speed formatting.
-        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+    if not value.microsecond % 1000:
+        # The common case, whole milliseconds in UTC as the driver decodes them: C-speed.
+        if value.tzinfo is None:
+            return value.isoformat(timespec="milliseconds") + "Z"
+        if value.tzinfo is _UTC or value.utcoffset() == _ZERO:
+            return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     return ms_to_iso(datetime_to_ms(value))
 
 

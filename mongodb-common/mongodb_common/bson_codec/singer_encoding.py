@@ -168,7 +168,8 @@ def is_lookalike(document: dict[str, t.Any]) -> bool:
     return False
 
 
-# Values that are already JSON: handed on without a function call (the hot path).
+# Values that are already JSON, handed on inline without a call (the hot path); so is a
+# finite float (`x - x` is NaN for NaN and the infinities).
 _AS_IS = frozenset({str, int, bool, type(None)})
 
 
@@ -176,10 +177,18 @@ def encode_plain(value: t.Any) -> t.Any:
     """Encode one decoded BSON value (document, array or scalar) as plain JSON values."""
     value_type = type(value)
     if value_type is dict:
-        encoded = {key: item if type(item) in _AS_IS else encode_plain(item) for key, item in value.items()}
+        encoded = {
+            key: item
+            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            else encode_plain(item)
+            for key, item in value.items()
+        }
         return {LITERAL: encoded} if is_lookalike(value) else encoded
     if value_type is list:
-        return [item if type(item) in _AS_IS else encode_plain(item) for item in value]
+        return [
+            item if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0) else encode_plain(item)
+            for item in value
+        ]
     converter = _PLAIN.get(value_type)
     if converter is not None:
         return converter(value)

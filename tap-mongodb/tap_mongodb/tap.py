@@ -15,8 +15,10 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from mongodb_common.bson_codec import ENCODINGS, PLAIN
 from mongodb_common.client_factory import create_client, verify_connection
 from mongodb_common.connection_settings import connection_properties, read_preference_property
+from mongodb_common.privileges import explained_privileges
+from mongodb_common.retries import RetryPolicy, call_with_retries
 from tap_mongodb.array_streams import ArrayChildStream
-from tap_mongodb.discovery import CollectionInfo, discover_collections, stream_id_for
+from tap_mongodb.discovery import CollectionInfo, discover_collections
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.record_shaping import StreamShape, shaping_requested
@@ -353,7 +355,15 @@ class TapMongoDB(Tap):
     def _infer_schema(self, info: CollectionInfo) -> dict[str, t.Any]:
         size = int(self.config.get("schema_sample_size", 1000))
         collection = self.client[info.database][info.collection]
-        sample = collection.aggregate([{"$sample": {"size": size}}]) if size > 0 else []
+        namespace = f"{info.database}.{info.collection}"
+
+        def read_sample() -> list[dict[str, t.Any]]:
+            return list(collection.aggregate([{"$sample": {"size": size}}])) if size > 0 else []
+
+        with explained_privileges("sample documents ($sample) of", namespace, f"the `read` role on {info.database!r}"):
+            sample = call_with_retries(
+                read_sample, RetryPolicy.from_config(self.config), f"sampling {namespace}", self.logger
+            )
         inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
         envelope = self.config.get("schema_mode") == ENVELOPE
         for document in sample:
@@ -363,7 +373,7 @@ class TapMongoDB(Tap):
         return envelope_schema(schema["properties"]["_id"]) if envelope else schema
 
 
-__all__ = ["TapMongoDB", "stream_id_for"]
+__all__ = ["TapMongoDB"]
 
 if __name__ == "__main__":
     TapMongoDB.cli()

@@ -60,7 +60,8 @@ def client_options(
         "password": config.get("password"),
         "authMechanism": config.get("auth_mechanism"),
         "directConnection": config.get("direct_connection"),
-        "readPreference": read_preference,
+        # A readPreference written in the URI wins over the setting's default.
+        "readPreference": None if "readpreference=" in host.lower() else read_preference,
     }
     if config.get("username"):
         optional["authSource"] = config.get("auth_database") or "admin"

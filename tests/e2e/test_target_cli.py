@@ -127,5 +127,6 @@ def test_sigterm_flushes_and_confirms_state(deployment: Deployment, tmp_path: Pa
     time.sleep(1.5)
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
     assert [json.loads(line) for line in stdout.splitlines()][-1] == {"position": 9}
     assert deployment.database("dest")["shop-orders"].count_documents({}) == 10

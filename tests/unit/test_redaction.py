@@ -62,3 +62,12 @@ def test_uri_wins_over_host_and_port() -> None:
     host, options = client_options({"mongodb_uri": "mongodb://a:1/", "host": "b", "port": 2})
     assert host == "mongodb://a:1/"
     assert "port" not in options
+
+
+def test_a_read_preference_in_the_uri_wins_over_the_setting() -> None:
+    _, options = client_options(
+        {"mongodb_uri": "mongodb://h/?readPreference=primary"}, read_preference="secondaryPreferred"
+    )
+    assert "readPreference" not in options
+    _, options = client_options({"mongodb_uri": "mongodb://h/"}, read_preference="secondaryPreferred")
+    assert options["readPreference"] == "secondaryPreferred"

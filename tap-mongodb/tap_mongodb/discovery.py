@@ -109,7 +109,18 @@ def describe_collection(database: pymongo.database.Database, spec: t.Mapping[str
     """Turn one `listCollections` result into a CollectionInfo (views have no indexes)."""
     kind = spec.get("type", "collection")
     collection = database[spec["name"]]
-    indexed = _indexed_fields(collection) if kind == "collection" else ()
+    indexed: tuple[str, ...] = ()
+    if kind == "collection":
+        try:
+            indexed = _indexed_fields(collection)
+        except pymongo.errors.OperationFailure as exc:
+            logger.warning(
+                "Cannot list the indexes of %s.%s (%s); offering _id as replication key",
+                database.name,
+                spec["name"],
+                exc,
+            )
+            indexed = ("_id",)
     return CollectionInfo(
         database=database.name,
         collection=spec["name"],

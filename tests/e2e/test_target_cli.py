@@ -122,9 +122,17 @@ def test_sigterm_flushes_and_confirms_state(deployment: Deployment, tmp_path: Pa
         text=True,
     )
     assert process.stdin is not None
-    process.stdin.write(singer_lines(_messages(10)[:-1]))
+    # A last SCHEMA with a non-_id key makes the target create a unique index: once the index
+    # exists, every line before it has been read, and nothing is flushed yet.
+    sentinel = schema_message("sentinel", {"k": {"type": "integer"}}, ["k"])
+    process.stdin.write(singer_lines([*_messages(10)[:-1], sentinel]))
     process.stdin.flush()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    sentinel_collection = deployment.database("dest")["sentinel"]
+    while not any(index.get("unique") for index in sentinel_collection.list_indexes()):
+        assert time.monotonic() < deadline, "the target never read its input"
+        time.sleep(0.1)
+    assert deployment.database("dest")["shop-orders"].count_documents({}) == 0  # still buffered
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=60)
     assert process.returncode == 0

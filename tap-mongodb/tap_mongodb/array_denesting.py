@@ -20,16 +20,11 @@ import itertools
 import time
 import typing as t
 
+from mongodb_common.singer_fields import DENEST_VERSION, SOURCE_KEY, level_key
 from tap_mongodb.schema_inference import ANY_JSON_TYPES
 
-SOURCE_KEY = "_sdc_source_key__id"
-DENEST_VERSION = "_sdc_denest_version"
 VALUE = "value"
 SEPARATOR = "__"
-
-
-def level_key(level: int) -> str:
-    return f"_sdc_level_{level}_id"
 
 
 @dataclasses.dataclass

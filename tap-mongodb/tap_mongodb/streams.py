@@ -24,6 +24,7 @@ from mongodb_common.bson_codec.type_order import TYPE_BRACKETS, bracket_of, comp
 from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_retries
+from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
@@ -41,7 +42,6 @@ FULL_TABLE = "FULL_TABLE"
 INCREMENTAL = "INCREMENTAL"
 LOG_BASED = "LOG_BASED"
 ENVELOPE = "envelope"
-DELETED_AT = "_sdc_deleted_at"
 
 MISMATCH_EMIT = "emit"
 MISMATCH_SKIP = "skip"

@@ -17,6 +17,7 @@ from mongodb_common.client_factory import create_client, verify_connection
 from mongodb_common.connection_settings import connection_properties, read_preference_property
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
+from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
@@ -25,7 +26,6 @@ from tap_mongodb.record_shaping import StreamShape, shaping_requested
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
 from tap_mongodb.singer_writer import OrjsonSingerWriter
 from tap_mongodb.streams import (
-    DELETED_AT,
     ENVELOPE,
     LOG_BASED,
     MISMATCH_EMIT,

@@ -11,8 +11,7 @@ import typing as t
 
 import pymongo
 
-SOURCE_KEY = "_sdc_source_key__id"
-DENEST_VERSION = "_sdc_denest_version"
+from mongodb_common.singer_fields import DENEST_VERSION, SOURCE_KEY
 
 
 def stale_row_filters(parent_writes: t.Iterable[tuple[t.Any, dict[str, t.Any]]]) -> list[dict[str, t.Any]]:

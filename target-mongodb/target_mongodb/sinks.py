@@ -21,6 +21,7 @@ from singer_sdk.sinks import BatchSink
 from mongodb_common.bson_codec import ExtendedJsonError
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
+from mongodb_common.singer_fields import DELETED_AT, DENEST_VERSION, SOURCE_KEY
 from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
@@ -149,9 +150,9 @@ class MongoSink(BatchSink):
         if not self._keep_metadata:
             for name in (_VERSION, *_SDC_FIELDS):
                 record.pop(name, None)
-        deleted_at = record.get(write_operations.DELETED_AT)
+        deleted_at = record.get(DELETED_AT)
         if deleted_at is None and not self._keep_metadata:
-            record.pop(write_operations.DELETED_AT, None)
+            record.pop(DELETED_AT, None)
         try:
             document = self._convert(record)
             keys = list(self.key_properties)
@@ -159,9 +160,7 @@ class MongoSink(BatchSink):
                 # An _id chosen here makes a retried insert recognisable instead of a duplicate.
                 document["_id"] = ObjectId()
             if deleted_at is not None and keys:
-                self._stage_delete(
-                    context, write_operations.key_filter(document, keys), document[write_operations.DELETED_AT]
-                )
+                self._stage_delete(context, write_operations.key_filter(document, keys), document[DELETED_AT])
                 return
             raw = encode_checked(document)
         except (ValueRestorationError, DocumentRejectedError, ExtendedJsonError) as exc:
@@ -266,7 +265,7 @@ class MongoSink(BatchSink):
     @property
     def _is_denested_parent(self) -> bool:
         properties = self.schema.get("properties", {})
-        return array_rows.DENEST_VERSION in properties and array_rows.SOURCE_KEY not in properties
+        return DENEST_VERSION in properties and SOURCE_KEY not in properties
 
     def _remove_stale_array_rows(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
         """Replace a re-synced document's array rows: drop its rows of older emissions."""

@@ -152,9 +152,6 @@ class TargetMongoDB(Target):
     def namespace_for(self, stream_name: str) -> tuple[str, str]:
         return destination_namespace(stream_name, self.config)
 
-    def get_sink_class(self, stream_name: str) -> type[MongoSink]:  # noqa: ARG002
-        return MongoSink
-
 
 if __name__ == "__main__":
     TargetMongoDB.cli()

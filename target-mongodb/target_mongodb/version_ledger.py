@@ -16,7 +16,7 @@ import bson
 import pymongo
 from pymongo import DeleteMany, UpdateOne
 
-from target_mongodb.write_operations import DELETED_AT
+from mongodb_common.singer_fields import DELETED_AT
 
 if t.TYPE_CHECKING:
     import datetime

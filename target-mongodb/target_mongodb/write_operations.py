@@ -10,9 +10,8 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 if t.TYPE_CHECKING:
     from bson.raw_bson import RawBSONDocument
 
-WriteOperation: t.TypeAlias = "ReplaceOne | DeleteOne | UpdateOne | InsertOne"
 
-DELETED_AT = "_sdc_deleted_at"
+from mongodb_common.singer_fields import DELETED_AT
 
 
 def key_filter(document: t.Mapping[str, t.Any], key_properties: t.Sequence[str]) -> dict[str, t.Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 
-from tap_mongodb.array_denesting import DENEST_VERSION, SOURCE_KEY, DenestPlan
+from mongodb_common.singer_fields import DENEST_VERSION, SOURCE_KEY
+from tap_mongodb.array_denesting import DenestPlan
 from tap_mongodb.schema_inference import infer_schema
 
 DOCUMENT = {

@@ -59,6 +59,17 @@ def _messages(total: int) -> list[dict[str, t.Any]]:
     return messages
 
 
+def _start_target(config: str) -> subprocess.Popen[str]:
+    """The installed target, reading from a pipe we write to, as a tap would feed it."""
+    return subprocess.Popen(
+        [TARGET, "--config", config],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def _expected(total: int) -> dict[int, int]:
     return {n % 12: n for n in range(total)}
 
@@ -69,13 +80,7 @@ def test_sigkill_at_any_point_then_resume_from_the_last_state_loses_nothing(
 ) -> None:
     messages = _messages(48)
     config = _config_file(tmp_path, deployment, max_state_age_seconds=0)
-    process = subprocess.Popen(
-        [TARGET, "--config", config],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = _start_target(config)
     assert process.stdin is not None
     for message in messages[:kill_after_lines]:
         process.stdin.write(json.dumps(message) + "\n")
@@ -114,13 +119,7 @@ def test_sigkill_at_any_point_then_resume_from_the_last_state_loses_nothing(
 
 def test_sigterm_flushes_and_confirms_state(deployment: Deployment, tmp_path: Path) -> None:
     config = _config_file(tmp_path, deployment)  # default max_state_age_seconds: nothing confirmed yet
-    process = subprocess.Popen(
-        [TARGET, "--config", config],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = _start_target(config)
     assert process.stdin is not None
     # A last SCHEMA with a non-_id key makes the target create a unique index: once the index
     # exists, every line before it has been read, and nothing is flushed yet.

@@ -50,50 +50,40 @@ class FaultyCursor:
             yield document
 
 
-class FaultyCollection:
-    def __init__(self, collection: t.Any, plan: FaultPlan) -> None:
-        self._collection = collection
+class _Wrapper:
+    """Delegates everything it does not override to the wrapped pymongo object."""
+
+    def __init__(self, wrapped: t.Any, plan: FaultPlan) -> None:
+        self._wrapped = wrapped
         self._plan = plan
 
     def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._collection, name)
+        return getattr(self._wrapped, name)
 
+
+class FaultyCollection(_Wrapper):
     def find(self, *args: t.Any, **kwargs: t.Any) -> FaultyCursor:
         self._plan.maybe_fail()
-        return FaultyCursor(self._collection.find(*args, **kwargs), self._plan)
+        return FaultyCursor(self._wrapped.find(*args, **kwargs), self._plan)
 
     def bulk_write(self, requests: list[t.Any], **kwargs: t.Any) -> t.Any:
         self._plan.maybe_fail()  # lost on the way to the server
-        result = self._collection.bulk_write(requests, **kwargs)
+        result = self._wrapped.bulk_write(requests, **kwargs)
         self._plan.maybe_fail()  # applied, but the acknowledgement was lost
         return result
 
     def with_options(self, **kwargs: t.Any) -> FaultyCollection:
-        return FaultyCollection(self._collection.with_options(**kwargs), self._plan)
+        return FaultyCollection(self._wrapped.with_options(**kwargs), self._plan)
 
 
-class FaultyDatabase:
-    def __init__(self, database: t.Any, plan: FaultPlan) -> None:
-        self._database = database
-        self._plan = plan
-
-    def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._database, name)
-
+class FaultyDatabase(_Wrapper):
     def __getitem__(self, name: str) -> FaultyCollection:
-        return FaultyCollection(self._database[name], self._plan)
+        return FaultyCollection(self._wrapped[name], self._plan)
 
     def get_collection(self, name: str, **kwargs: t.Any) -> FaultyCollection:
-        return FaultyCollection(self._database.get_collection(name, **kwargs), self._plan)
+        return FaultyCollection(self._wrapped.get_collection(name, **kwargs), self._plan)
 
 
-class FaultyClient:
-    def __init__(self, client: t.Any, plan: FaultPlan) -> None:
-        self._client = client
-        self._plan = plan
-
-    def __getattr__(self, name: str) -> t.Any:
-        return getattr(self._client, name)
-
+class FaultyClient(_Wrapper):
     def __getitem__(self, name: str) -> FaultyDatabase:
-        return FaultyDatabase(self._client[name], self._plan)
+        return FaultyDatabase(self._wrapped[name], self._plan)

@@ -28,9 +28,11 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
 from litemongo import sqlite_store
+from litemongo._vendor.mongomock import aggregate as mongomock_aggregate
 from litemongo._vendor.mongomock import collection as mongomock_collection
 from litemongo._vendor.mongomock import database as mongomock_database
 from litemongo._vendor.mongomock import filtering as mongomock_filtering
+from litemongo._vendor.mongomock import helpers as mongomock_helpers
 
 from mongodb_common.bson_codec import type_order
 
@@ -78,6 +80,34 @@ def _list_collections(
 
 
 mongomock_database.Database.list_collections = _list_collections
+
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes, bson.ObjectId, Int64})
+
+
+def _aware_milliseconds(value: t.Any) -> t.Any:
+    """Dates in filters and writes as the store returns them: aware UTC, whole milliseconds.
+
+    mongomock makes every date naive, while the store decodes aware ones (as our clients do),
+    so an equality filter on a date never matched. Leaves are skipped by exact type: this
+    walks every written document.
+    """
+    value_type = type(value)
+    if value_type in _LEAVES:
+        return value
+    if isinstance(value, dict):
+        return type(value)((key, _aware_milliseconds(item)) for key, item in value.items())
+    if isinstance(value, (tuple, list)):
+        return [_aware_milliseconds(item) for item in value]
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc).replace(microsecond=value.microsecond // 1000 * 1000)
+    if isinstance(value, Timestamp) and not value.time and not value.inc:
+        return mongomock_helpers.get_current_timestamp()
+    return value
+
+
+mongomock_helpers.patch_datetime_awareness_in_document = _aware_milliseconds
 
 _original_bson_compare = mongomock_filtering.bson_compare
 
@@ -176,6 +206,26 @@ def _bulk_write(
 
 
 mongomock_collection.Collection.bulk_write = _bulk_write
+
+_mongomock_set_operator = mongomock_aggregate._Parser._handle_set_operator
+
+
+def _set_operator(self: t.Any, operator: str, values: t.Any) -> t.Any:
+    """Adds `$setIntersection` (the version ledger's activation uses it)."""
+    if operator != "$setIntersection":
+        return _mongomock_set_operator(self, operator, values)
+    arrays = [self.parse(value) for value in values]
+    if any(array is None for array in arrays):
+        return None
+    first, *others = arrays
+    try:
+        common = set(first).intersection(*others)
+        return [value for value in dict.fromkeys(first) if value in common]
+    except TypeError:  # unhashable values (documents): compare one by one, as BSON equality
+        return [value for i, value in enumerate(first) if value not in first[:i] and all(value in o for o in others)]
+
+
+mongomock_aggregate._Parser._handle_set_operator = _set_operator
 
 # Tailable-await cursors (oplog reading) set an await time; the stand-in never waits.
 if not hasattr(mongomock_collection.Cursor, "max_await_time_ms"):

@@ -32,9 +32,6 @@ def _check_names(document: t.Mapping[str, t.Any], path: str = "") -> None:
         if "\x00" in key:
             msg = f"field name {path + key!r} contains a NUL character, which BSON cannot hold"
             raise DocumentRejectedError(msg)
-        if not path and key.startswith("$"):
-            msg = f"top-level field name {key!r} starts with '$', which MongoDB refuses to store"
-            raise DocumentRejectedError(msg)
         if isinstance(value, dict):
             _check_names(value, f"{path}{key}.")
 
@@ -42,12 +39,17 @@ def _check_names(document: t.Mapping[str, t.Any], path: str = "") -> None:
 def encode_checked(document: dict[str, t.Any]) -> RawBSONDocument:
     """Encode once for the wire, refusing bad field names and documents over 16 MiB.
 
-    The encoded form is what gets sent, so checking the size costs no second encoding.
+    The encoded form is what gets sent, so checking the size costs no second encoding. The
+    walk that names a bad nested field runs only when encoding fails, not for every record.
     """
-    _check_names(document)
+    for key in document:
+        if key[:1] == "$":
+            msg = f"top-level field name {key!r} starts with '$', which MongoDB refuses to store"
+            raise DocumentRejectedError(msg)
     try:
         data = bson.encode(document)
     except (bson.errors.InvalidDocument, OverflowError) as exc:
+        _check_names(document)
         raise DocumentRejectedError(str(exc)) from None
     if len(data) > MAX_DOCUMENT_BYTES:
         msg = f"document is {len(data):,} bytes, over MongoDB's limit of {MAX_DOCUMENT_BYTES:,}"

@@ -39,6 +39,9 @@ UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 _MISSING_KEYS = "record lacks key properties"
 _VERSION = "_sdc_table_version"
+# A staged write: (operation, input line, key filter, table version, key identity); inserts
+# without a key carry None for the last three.
+_Staged = tuple[t.Any, int, "dict | None", "int | None", "bytes | None"]
 _SDC_FIELDS = (
     "_sdc_extracted_at",
     "_sdc_received_at",
@@ -173,12 +176,12 @@ class MongoSink(BatchSink):
         self._stage(context, filter_, write_operations.upsert(filter_, raw), version)
 
     def _stage(self, context: dict, filter_: dict, operation: t.Any, version: int | None) -> None:
-        operations: dict[bytes, tuple[t.Any, int, dict, int | None]] = context.setdefault("operations", {})
+        operations: dict[bytes, _Staged] = context.setdefault("operations", {})
         identity = write_operations.identity(filter_)
         if identity in operations:
             self.tally_duplicate_merged()
             del operations[identity]  # re-insert so the dict keeps last-write order
-        operations[identity] = (operation, self._line_number, filter_, version)
+        operations[identity] = (operation, self._line_number, filter_, version, identity)
 
     def _stage_delete(self, context: dict, filter_: dict, deleted_at: t.Any) -> None:
         if self._hard_delete:
@@ -191,7 +194,7 @@ class MongoSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         staged = list(context.get("operations", {}).values()) + [
-            (op, line, None, None) for op, line in context.get("inserts", [])
+            (op, line, None, None, None) for op, line in context.get("inserts", [])
         ]
         if staged:
             self._bulk_write(self.collection, [entry[0] for entry in staged], [entry[1] for entry in staged], context)
@@ -267,13 +270,13 @@ class MongoSink(BatchSink):
         properties = self.schema.get("properties", {})
         return DENEST_VERSION in properties and SOURCE_KEY not in properties
 
-    def _remove_stale_array_rows(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
+    def _remove_stale_array_rows(self, staged: list[_Staged]) -> None:
         """Replace a re-synced document's array rows: drop its rows of older emissions."""
         children = self._mongo_target.array_child_sinks(self.stream_name)
         if not children:
             return
         stale = array_rows.stale_row_filters(
-            [(operation, filter_) for operation, _line, filter_, _version in staged if filter_ is not None]
+            [(operation, filter_) for operation, _line, filter_, _version, _identity in staged if filter_ is not None]
         )
         operations = [pymongo.DeleteMany(f) for f in stale]
         for child in children:
@@ -285,26 +288,25 @@ class MongoSink(BatchSink):
                 self.logger,
             )
 
-    def _write_ledger(self, staged: list[tuple[t.Any, int, dict | None, int | None]]) -> None:
-        """Record (or forget) table versions after the documents themselves are durable."""
-        operations: list[t.Any] = []
-        for operation, _line, filter_, version in staged:
-            if filter_ is None:
-                continue
-            if isinstance(operation, pymongo.DeleteOne):
-                operations.append(version_ledger.forget(self.collection_name, filter_))
-            elif version is not None:
-                operations.append(version_ledger.record_version(self.collection_name, filter_, version))
-        if operations:
-            ledger = self.database.get_collection(
-                version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
-            )
-            call_with_retries(
-                lambda: ledger.bulk_write(operations, ordered=False),
-                self._retry_policy,
-                f"stream {self.stream_name!r}, version ledger write",
-                self.logger,
-            )
+    def _write_ledger(self, staged: list[_Staged]) -> None:
+        """Record which documents this batch wrote with which table version, after they are durable."""
+        written = [
+            (version, identity)
+            for operation, _line, _filter, version, identity in staged
+            if identity is not None and version is not None and not isinstance(operation, pymongo.DeleteOne)
+        ]
+        if not written:
+            return
+        ledger = self.database.get_collection(
+            version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
+        )
+        entries = version_ledger.batch_entries(self.collection_name, written)
+        call_with_retries(
+            lambda: ledger.insert_many([dict(entry) for entry in entries], ordered=True),
+            self._retry_policy,
+            f"stream {self.stream_name!r}, version ledger write",
+            self.logger,
+        )
 
     def activate_version(self, new_version: int) -> None:
         """Drop documents of older table versions, after writing this version's pending records."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
 import bson
+from bson.codec_options import CodecOptions, DatetimeConversion
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 
 if t.TYPE_CHECKING:
@@ -12,6 +14,11 @@ if t.TYPE_CHECKING:
 
 
 from mongodb_common.singer_fields import DELETED_AT
+
+# Aware UTC dates of any year, so a decoded key matches the stored value it came from.
+_KEY_OPTIONS: CodecOptions = CodecOptions(
+    tz_aware=True, tzinfo=datetime.timezone.utc, datetime_conversion=DatetimeConversion.DATETIME_AUTO
+)
 
 
 def key_filter(document: t.Mapping[str, t.Any], key_properties: t.Sequence[str]) -> dict[str, t.Any]:
@@ -26,6 +33,11 @@ def identity(filter_: t.Mapping[str, t.Any]) -> bytes:
     write can never apply an older version of a document after a newer one.
     """
     return bson.encode({"k": list(filter_.values())})
+
+
+def key_values(identity_: bytes) -> list[t.Any]:
+    """The key values an `identity` was made of, in key order."""
+    return bson.decode(identity_, codec_options=_KEY_OPTIONS)["k"]
 
 
 def upsert(filter_: dict[str, t.Any], document: RawBSONDocument) -> ReplaceOne:

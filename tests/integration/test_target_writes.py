@@ -135,6 +135,56 @@ def test_activate_version_soft_marks_and_keeps_documents_free_of_version_fields(
     assert set(docs[1]) == {"_id", "name", "_sdc_deleted_at"}
 
 
+def _ledger(deployment: Deployment) -> list[dict[str, t.Any]]:
+    return list(deployment.database("dest")["_sdc_table_versions"].find({}, sort=[("v", 1)]))
+
+
+def test_version_ledger_keeps_one_entry_per_batch_and_forgets_activated_versions(deployment: Deployment) -> None:
+    config = _config(deployment, batch_size_rows=4)
+    run_target(config, _versioned_sync(100, list(range(10))))
+    assert [(entry["v"], len(entry["ids"])) for entry in _ledger(deployment)] == [(100, 4), (100, 4), (100, 2)]
+    # A re-sync whose batches group the keys differently: only 3 and 7 are gone at the source.
+    run_target(config, _versioned_sync(200, [9, 8, 6, 5, 4, 2, 1, 0]))
+    assert [d["_id"] for d in _docs(deployment)] == [0, 1, 2, 4, 5, 6, 8, 9]
+    assert {entry["v"] for entry in _ledger(deployment)} == {200}
+
+
+def test_activating_an_older_version_spares_documents_a_newer_version_wrote(deployment: Deployment) -> None:
+    config = _config(deployment)
+    run_target(config, _versioned_sync(100, [1, 2]))
+    run_target(
+        config,
+        [
+            schema_message("shop-orders", ID_SCHEMA, ["_id"]),
+            record_message("shop-orders", {"_id": 2, "name": "v300"}, version=300),
+            {"type": "ACTIVATE_VERSION", "stream": "shop-orders", "version": 200},
+        ],
+    )
+    assert _docs(deployment) == [{"_id": 2, "name": "v300"}]
+
+
+def test_activation_deletes_by_composite_keys_of_any_bson_type(deployment: Deployment) -> None:
+    schema = {
+        "day": {"type": "string", "format": "date-time"},
+        "sku": {"type": "string", "format": "x-bson-objectid"},
+        "qty": {"type": "integer"},
+    }
+    skus = [str(ObjectId()) for _ in range(3)]
+
+    def sync(version: int, rows: list[tuple[str, str]]) -> list[dict[str, t.Any]]:
+        return [
+            schema_message("shop-orders", schema, ["day", "sku"]),
+            *[record_message("shop-orders", {"day": d, "sku": s, "qty": 1}, version=version) for d, s in rows],
+            {"type": "ACTIVATE_VERSION", "stream": "shop-orders", "version": version},
+        ]
+
+    day = "2024-05-01T00:00:00.000Z"
+    run_target(_config(deployment), sync(100, [(day, sku) for sku in skus]))
+    run_target(_config(deployment), sync(200, [(day, skus[0])]))
+    left = list(deployment.database("dest")["shop-orders"].find({}, {"_id": 0}))
+    assert left == [{"day": datetime.datetime(2024, 5, 1, tzinfo=UTC), "sku": ObjectId(skus[0]), "qty": 1}]
+
+
 def test_state_is_emitted_after_the_records_before_it_are_written(deployment: Deployment) -> None:
     states = run_target(
         _config(deployment, max_state_age_seconds=0),

@@ -12,18 +12,17 @@ become doubles, matching what a JSON number means in Extended JSON.
 from __future__ import annotations
 
 import base64
+import datetime
 import decimal
 import typing as t
 import uuid
 
-from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Binary, Code, DBRef, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.datetime_ms import DatetimeMS
 from bson.errors import BSONError
 
 from mongodb_common.bson_codec.datetimes import iso_to_ms, ms_to_datetime
-
-if t.TYPE_CHECKING:
-    import datetime
+from mongodb_common.bson_codec.decimal128 import decimal128_from
 
 
 class ExtendedJsonError(ValueError):
@@ -41,9 +40,22 @@ def date_from_ms(milliseconds: int) -> datetime.datetime | DatetimeMS:
         return DatetimeMS(milliseconds)
 
 
+_CANONICAL_DATE_LENGTH = len("2024-01-01T00:00:00.000Z")
+
+
+def date_from_iso(text: str) -> datetime.datetime | DatetimeMS:
+    """A BSON date from ISO-8601 text; the form the encoders write is parsed in C."""
+    if len(text) == _CANONICAL_DATE_LENGTH and text[-1] == "Z" and text[10] == "T" and text[19] == ".":
+        try:
+            return datetime.datetime.fromisoformat(text)  # milliseconds exactly, tzinfo UTC
+        except ValueError:
+            pass  # the general parser names the fault
+    return date_from_ms(iso_to_ms(text))
+
+
 def _decode_date(content: t.Any) -> datetime.datetime | DatetimeMS:
     if isinstance(content, str):
-        return date_from_ms(iso_to_ms(content))
+        return date_from_iso(content)
     if isinstance(content, dict) and set(content) == {"$numberLong"}:
         return date_from_ms(int(content["$numberLong"]))
     if isinstance(content, (int, decimal.Decimal, float)) and not isinstance(content, bool):
@@ -98,7 +110,7 @@ _WRAPPERS: dict[frozenset[str], t.Callable[[dict[str, t.Any]], t.Any]] = {
     frozenset({"$numberLong"}): lambda w: Int64(int(w["$numberLong"])),
     frozenset({"$numberInt"}): lambda w: int(w["$numberInt"]),
     frozenset({"$numberDouble"}): lambda w: _decode_double(w["$numberDouble"]),
-    frozenset({"$numberDecimal"}): lambda w: Decimal128(w["$numberDecimal"]),
+    frozenset({"$numberDecimal"}): lambda w: decimal128_from(w["$numberDecimal"]),
     frozenset({"$date"}): lambda w: _decode_date(w["$date"]),
     frozenset({"$binary"}): _decode_binary,
     frozenset({"$binary", "$type"}): _decode_binary,
@@ -179,7 +191,7 @@ _PLAIN_DECODERS: dict[str, t.Callable[[t.Any, int | None], t.Any]] = {
     "double": lambda v, _s: _plain_double(v),
     "objectId": lambda v, _s: ObjectId(v),
     "long": lambda v, _s: Int64(int(v)),
-    "decimal": lambda v, _s: Decimal128(str(v)),
+    "decimal": lambda v, _s: decimal128_from(str(v)),
     "binData": _plain_binary,
     "timestamp": lambda v, _s: Timestamp(int(v["t"]), int(v["i"])),
     "regex": lambda v, _s: _plain_regex(v),
@@ -188,7 +200,7 @@ _PLAIN_DECODERS: dict[str, t.Callable[[t.Any, int | None], t.Any]] = {
     "minKey": lambda _v, _s: MinKey(),
     "maxKey": lambda _v, _s: MaxKey(),
     "dbRef": lambda v, _s: _plain_dbref(v),
-    "date": lambda v, _s: date_from_ms(iso_to_ms(v)),
+    "date": lambda v, _s: date_from_iso(v),
 }
 
 

@@ -1,0 +1,43 @@
+"""The fast Decimal128 builder must give pymongo's exact bits, or pymongo's exact error."""
+
+from __future__ import annotations
+
+import decimal
+import random
+
+import pytest
+from bson import Decimal128
+
+from mongodb_common.bson_codec.decimal128 import decimal128_from
+
+EDGES = [
+    "0", "-0", "0.00", "-0.000", "1.50", "-123.456", "1E+6111", "1E-6176", "0E-6200", "0E+7000", "-0E+3",
+    "9" * 34, "9" * 35, "9" * 34 + "E-6176", "9" * 34 + "E+6111", "1E+6144", "1E+6145", "1E-6177",
+    "12345678901234567890123456789012345", "NaN", "-NaN", "sNaN", "Infinity", "-Infinity",
+    "1_000", " 7.5 ", "1e10", "-1e-10", "abc", "",
+]  # fmt: skip
+
+
+def _outcome(build, value):
+    try:
+        return build(value).bid
+    except Exception as exc:  # noqa: BLE001 - the error type is what is compared
+        return type(exc)
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_edge_cases_match_pymongo(text: str) -> None:
+    assert _outcome(decimal128_from, text) == _outcome(Decimal128, text)
+
+
+def test_random_decimals_match_pymongo_bit_for_bit() -> None:
+    rng = random.Random(20261122)
+    texts = [
+        f"{rng.choice(['', '-'])}{rng.randint(0, 10 ** rng.randint(1, 36))}E{rng.randint(-6220, 6220)}"
+        for _ in range(3000)
+    ]
+    texts += [f"{rng.randint(0, 10**9) / 100:.2f}" for _ in range(500)]
+    for text in texts:
+        assert _outcome(decimal128_from, text) == _outcome(Decimal128, text), text
+        number = decimal.Decimal(text)
+        assert _outcome(decimal128_from, number) == _outcome(Decimal128, number), text

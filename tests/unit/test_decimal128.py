@@ -21,7 +21,7 @@ EDGES = [
 def _outcome(build, value):
     try:
         return build(value).bid
-    except Exception as exc:  # noqa: BLE001 - the error type is what is compared
+    except Exception as exc:  # the error type is what is compared
         return type(exc)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import random
 import re
 import sqlite3
 import threading
@@ -199,10 +200,45 @@ def _with_inflated_documents(operation: t.Any) -> t.Any:
 _mongomock_bulk_write = mongomock_collection.Collection.bulk_write
 
 
+def _absent_id_upserts_as_inserts(
+    collection: mongomock_collection.Collection, operations: list[t.Any]
+) -> tuple[list[t.Any], list[tuple[int, t.Any]]]:
+    """Replace-upserts by `_id` of documents that do not exist yet, as the inserts they are.
+
+    A server does such an upsert for the price of an insert; mongomock first runs a query,
+    then copies and walks the document three times. Returns the operations and the
+    (index, _id) of each converted one, for the result's upsert counts.
+    """
+    converted: list[tuple[int, t.Any]] = []
+    seen: set[t.Any] = set()
+    result = []
+    for index, operation in enumerate(operations):
+        if isinstance(operation, pymongo.ReplaceOne) and operation._upsert and list(operation._filter) == ["_id"]:
+            id_ = operation._filter["_id"]
+            document = operation._doc
+            key = None if isinstance(id_, (dict, Regex, re.Pattern)) else collection._store._index_key(_stored_id(id_))
+            if key is not None and key not in seen and document.get("_id", id_) == id_ and id_ not in collection._store:
+                seen.add(key)
+                result.append(pymongo.InsertOne({"_id": id_, **document}))
+                converted.append((index, id_))
+                continue
+            seen.add(key)
+        result.append(operation)
+    return result, converted
+
+
 def _bulk_write(
     self: mongomock_collection.Collection, requests: t.Iterable[t.Any], *args: t.Any, **kwargs: t.Any
 ) -> t.Any:
-    return _mongomock_bulk_write(self, [_with_inflated_documents(op) for op in requests], *args, **kwargs)
+    operations, converted = _absent_id_upserts_as_inserts(self, [_with_inflated_documents(op) for op in requests])
+    result = _mongomock_bulk_write(self, operations, *args, **kwargs)
+    if converted:
+        counts = result.bulk_api_result
+        counts["nInserted"] -= len(converted)
+        counts["nUpserted"] += len(converted)
+        upserted = counts.get("upserted", []) + [{"index": index, "_id": id_} for index, id_ in converted]
+        counts["upserted"] = sorted(upserted, key=lambda entry: entry["index"])
+    return result
 
 
 mongomock_collection.Collection.bulk_write = _bulk_write
@@ -226,6 +262,114 @@ def _set_operator(self: t.Any, operator: str, values: t.Any) -> t.Any:
 
 
 mongomock_aggregate._Parser._handle_set_operator = _set_operator
+
+# A server streams query results in batches; mongomock builds every result list whole (and
+# loads the collection to sort it or to $sample it), which made the tap's memory grow with the
+# collection on the stand-in only. Cursors without skip/limit now stream, finds sorted by
+# `_id` alone hold only the keys (as a server walks its `_id` index), and a leading $sample
+# keeps a reservoir of `size` documents.
+_ID_ORDER_CHUNK = 500
+_mongomock_get_dataset = mongomock_collection.Collection._get_dataset
+
+
+def _stored_id(id_: t.Any) -> t.Any:
+    """The `_id` as mongomock keys its store (documents as hashdicts)."""
+    return mongomock_helpers.hashdict(id_) if isinstance(id_, dict) else id_
+
+
+def _keys_in_id_order(collection: mongomock_collection.Collection, spec: t.Any, descending: bool) -> list[str] | None:
+    """The store keys of the matching documents in server `_id` order; None if not orderable."""
+    store = collection._store
+    try:
+        order = sorted(
+            (
+                (type_order.sort_key(document["_id"]), store._index_key(_stored_id(document["_id"])))
+                for document in collection._iter_documents(spec)
+            ),
+            reverse=descending,
+        )
+    except TypeError:
+        return None
+    return [key for _sort_key, key in order]
+
+
+def _get_dataset(
+    self: mongomock_collection.Collection, spec: t.Any, sort: t.Any, fields: t.Any, as_class: t.Any
+) -> t.Iterator[t.Any]:
+    order = list(sort.items()) if isinstance(sort, dict) else list(sort or [])
+    keys = None
+    if len(order) == 1 and order[0][0] == "_id" and order[0][1] in (1, -1):
+        keys = _keys_in_id_order(self, spec, descending=order[0][1] == -1)
+    if keys is None:
+        yield from _mongomock_get_dataset(self, spec, sort, fields, as_class)
+        return
+    for start in range(0, len(keys), _ID_ORDER_CHUNK):
+        for document in self._store._get_many(keys[start : start + _ID_ORDER_CHUNK]):
+            if mongomock_filtering.filter_applies(spec, document):  # it may have changed meanwhile
+                yield self._copy_only_fields(document, fields, as_class)
+
+
+mongomock_collection.Collection._get_dataset = _get_dataset
+_Cursor = mongomock_collection.Cursor
+_mongomock_next, _mongomock_rewind = _Cursor.__next__, _Cursor.rewind
+_mongomock_alive = _Cursor.alive
+
+
+def _streams(cursor: t.Any) -> bool:
+    return not cursor._skip and not cursor._limit and cursor._results is None
+
+
+def _next(self: t.Any) -> t.Any:
+    if not _streams(self):
+        return _mongomock_next(self)
+    if getattr(self, "_standin_factory", None) is not self._factory:
+        self._standin_stream, self._standin_factory, self._standin_done = iter(self._factory()), self._factory, False
+    try:
+        document = next(self._standin_stream)
+    except StopIteration:
+        self._standin_done = True
+        raise
+    self._emitted += 1
+    return document
+
+
+def _rewind(self: t.Any) -> t.Any:
+    self._standin_factory = None
+    return _mongomock_rewind(self)
+
+
+def _alive(self: t.Any) -> bool:
+    if _streams(self) and getattr(self, "_standin_factory", None) is self._factory:
+        return not self._standin_done
+    return _mongomock_alive.fget(self)
+
+
+_Cursor.__next__, _Cursor.next, _Cursor.rewind, _Cursor.alive = _next, _next, _rewind, property(_alive)
+
+_mongomock_aggregate = mongomock_collection.Collection.aggregate
+
+
+def _aggregate(self: mongomock_collection.Collection, pipeline: list[t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+    """A leading `{$sample: {size}}` draws its documents with a reservoir, not a copy of all."""
+    first = pipeline[0] if pipeline else None
+    sample = first.get("$sample") if isinstance(first, dict) and len(first) == 1 else None
+    if not (isinstance(sample, dict) and set(sample) == {"size"} and isinstance(sample["size"], int)):
+        return _mongomock_aggregate(self, pipeline, *args, **kwargs)
+    size, reservoir = sample["size"], []
+    for seen, document in enumerate(self._iter_documents({})):
+        if seen < size:
+            reservoir.append(document)
+        else:
+            slot = _RANDOM.randint(0, seen)
+            if slot < size:
+                reservoir[slot] = document
+    _RANDOM.shuffle(reservoir)
+    documents = [self._copy_only_fields(document, None, dict) for document in reservoir]
+    return mongomock_aggregate.process_pipeline(documents, self.database, pipeline[1:], kwargs.get("session"))
+
+
+_RANDOM = random.Random()
+mongomock_collection.Collection.aggregate = _aggregate
 
 # Tailable-await cursors (oplog reading) set an await time; the stand-in never waits.
 if not hasattr(mongomock_collection.Cursor, "max_await_time_ms"):

@@ -42,6 +42,7 @@ CODEC_OPTIONS: CodecOptions = CodecOptions(
     tzinfo=datetime.timezone.utc,
     datetime_conversion=DatetimeConversion.DATETIME_AUTO,
 )
+_RAW_OPTIONS: CodecOptions = CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
 
 
 class _DatabaseStore(sqlite_store.DatabaseStore):
@@ -277,16 +278,37 @@ def _stored_id(id_: t.Any) -> t.Any:
     return mongomock_helpers.hashdict(id_) if isinstance(id_, dict) else id_
 
 
+def _only_about_id(spec: t.Any) -> bool:
+    """True when a filter tests nothing but `_id` (the tap's full-table resume filters)."""
+    if isinstance(spec, dict):
+        return all((key.startswith("$") or key == "_id") and _only_about_id(value) for key, value in spec.items())
+    if isinstance(spec, list):
+        return all(_only_about_id(item) for item in spec)
+    return True
+
+
+def _ids_with_keys(collection: mongomock_collection.Collection, spec: t.Any) -> t.Iterator[tuple[t.Any, str]]:
+    """(`_id`, store key) of the matching documents, reading only `_id` when the filter allows."""
+    store = collection._store
+    if not _only_about_id(spec):
+        for document in collection._iter_documents(spec):
+            yield document["_id"], store._index_key(_stored_id(document["_id"]))
+        return
+    table = store._documents
+    rows = table._connection.cursor().execute(f"SELECT {table.ID}, {table.DOC} FROM {table._table_name}")
+    for key, raw in rows:
+        id_ = RawBSONDocument(raw, codec_options=_RAW_OPTIONS)["_id"]
+        if isinstance(id_, RawBSONDocument):
+            id_ = bson.decode(id_.raw, codec_options=CODEC_OPTIONS)
+        if mongomock_filtering.filter_applies(spec, {"_id": id_}):
+            yield id_, key
+
+
 def _keys_in_id_order(collection: mongomock_collection.Collection, spec: t.Any, descending: bool) -> list[str] | None:
     """The store keys of the matching documents in server `_id` order; None if not orderable."""
-    store = collection._store
     try:
         order = sorted(
-            (
-                (type_order.sort_key(document["_id"]), store._index_key(_stored_id(document["_id"])))
-                for document in collection._iter_documents(spec)
-            ),
-            reverse=descending,
+            ((type_order.sort_key(id_), key) for id_, key in _ids_with_keys(collection, spec)), reverse=descending
         )
     except TypeError:
         return None
@@ -306,7 +328,8 @@ def _get_dataset(
     for start in range(0, len(keys), _ID_ORDER_CHUNK):
         for document in self._store._get_many(keys[start : start + _ID_ORDER_CHUNK]):
             if mongomock_filtering.filter_applies(spec, document):  # it may have changed meanwhile
-                yield self._copy_only_fields(document, fields, as_class)
+                # Decoded afresh from the store: nothing to copy unless projecting.
+                yield document if fields is None else self._copy_only_fields(document, fields, as_class)
 
 
 mongomock_collection.Collection._get_dataset = _get_dataset
@@ -363,9 +386,8 @@ def _aggregate(self: mongomock_collection.Collection, pipeline: list[t.Any], *ar
             slot = _RANDOM.randint(0, seen)
             if slot < size:
                 reservoir[slot] = document
-    _RANDOM.shuffle(reservoir)
-    documents = [self._copy_only_fields(document, None, dict) for document in reservoir]
-    return mongomock_aggregate.process_pipeline(documents, self.database, pipeline[1:], kwargs.get("session"))
+    _RANDOM.shuffle(reservoir)  # documents decoded afresh from the store: no copies needed
+    return mongomock_aggregate.process_pipeline(reservoir, self.database, pipeline[1:], kwargs.get("session"))
 
 
 _RANDOM = random.Random()

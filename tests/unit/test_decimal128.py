@@ -8,7 +8,7 @@ import random
 import pytest
 from bson import Decimal128
 
-from mongodb_common.bson_codec.decimal128 import decimal128_from
+from mongodb_common.bson_codec.decimal128 import decimal128_from, decimal128_text, decimal_from
 
 EDGES = [
     "0", "-0", "0.00", "-0.000", "1.50", "-123.456", "1E+6111", "1E-6176", "0E-6200", "0E+7000", "-0E+3",
@@ -41,3 +41,15 @@ def test_random_decimals_match_pymongo_bit_for_bit() -> None:
         assert _outcome(decimal128_from, text) == _outcome(Decimal128, text), text
         number = decimal.Decimal(text)
         assert _outcome(decimal128_from, number) == _outcome(Decimal128, number), text
+
+
+def test_reading_any_128_bits_matches_pymongo() -> None:
+    """Every bit pattern, canonical or not (NaN payloads, the "11" form, oversized coefficients)."""
+    rng = random.Random(1122)
+    values = [Decimal128(text) for text in EDGES if not isinstance(_outcome(Decimal128, text), type)]
+    values += [Decimal128((rng.getrandbits(64), rng.getrandbits(64))) for _ in range(3000)]
+    for value in values:
+        expected = value.to_decimal()
+        got = decimal_from(value)
+        assert (str(got), got.as_tuple()) == (str(expected), expected.as_tuple()), value.bid.hex()
+        assert decimal128_text(value) == str(value)

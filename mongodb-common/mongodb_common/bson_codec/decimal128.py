@@ -37,3 +37,25 @@ def decimal128_from(value: str | decimal.Decimal) -> Decimal128:
             high = (sign << 63) | ((exponent + _EXPONENT_BIAS) << 49) | (coefficient >> 64)
             return Decimal128((high, coefficient & _LOW_MASK))
     return Decimal128(value)
+
+
+_SPECIAL_OR_LARGE_FORM = 0x6000000000000000  # both bits set: infinity, NaN, or the "11" form
+_COEFFICIENT_HIGH_MASK = (1 << 49) - 1
+
+
+def decimal_from(value: Decimal128) -> decimal.Decimal:
+    """Same result as ``value.to_decimal()``, without its byte-by-byte Python loop."""
+    high, low = value.__getstate__()
+    if high & _SPECIAL_OR_LARGE_FORM == _SPECIAL_OR_LARGE_FORM:
+        return value.to_decimal()
+    coefficient = ((high & _COEFFICIENT_HIGH_MASK) << 64) | low
+    if coefficient >= _COEFFICIENT_LIMIT:
+        return value.to_decimal()  # non-canonical: the specification reads it as zero
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    return decimal.Decimal(f"{'-' if high >> 63 else ''}{coefficient}E{exponent}")
+
+
+def decimal128_text(value: Decimal128) -> str:
+    """Same result as ``str(value)`` (NaN without sign or payload, as MongoDB prints it)."""
+    number = decimal_from(value)
+    return "NaN" if number.is_nan() else str(number)

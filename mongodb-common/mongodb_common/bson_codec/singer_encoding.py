@@ -31,6 +31,7 @@ from bson.datetime_ms import DatetimeMS
 from bson.son import SON
 
 from mongodb_common.bson_codec.datetimes import datetime_to_ms, ms_to_iso
+from mongodb_common.bson_codec.decimal128 import decimal128_text, decimal_from
 from mongodb_common.bson_codec.singer_decoding import is_extended_json_wrapper
 
 PLAIN = "plain"
@@ -85,7 +86,7 @@ def _plain_decimal128(value: Decimal128) -> decimal.Decimal | str:
     Beyond the double range (|exponent| > 308) many JSON readers fail or yield infinity, so
     such values travel as their decimal text, like NaN and the infinities.
     """
-    number = value.to_decimal()
+    number = decimal_from(value)
     if number.is_nan():
         return "NaN"
     if number.is_infinite():
@@ -169,7 +170,8 @@ def is_lookalike(document: dict[str, t.Any]) -> bool:
 
 
 # Values that are already JSON, handed on inline without a call (the hot path); so is a
-# finite float (`x - x` is NaN for NaN and the infinities).
+# finite float (`x - x` is NaN for NaN and the infinities). Other scalars go straight to
+# their converter; only documents and arrays recurse.
 _AS_IS = frozenset({str, int, bool, type(None)})
 
 
@@ -180,13 +182,15 @@ def encode_plain(value: t.Any) -> t.Any:
         encoded = {
             key: item
             if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
-            else encode_plain(item)
+            else (scalar(item) if (scalar := _PLAIN.get(kind)) is not None else encode_plain(item))
             for key, item in value.items()
         }
         return {LITERAL: encoded} if is_lookalike(value) else encoded
     if value_type is list:
         return [
-            item if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0) else encode_plain(item)
+            item
+            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            else (scalar(item) if (scalar := _PLAIN.get(kind)) is not None else encode_plain(item))
             for item in value
         ]
     converter = _PLAIN.get(value_type)
@@ -234,7 +238,7 @@ _EXTENDED: dict[type, Encoder] = {
     ObjectId: lambda value: {"$oid": str(value)},
     datetime.datetime: lambda value: _ext_datetime_ms(datetime_to_ms(value)),
     DatetimeMS: lambda value: _ext_datetime_ms(int(value)),
-    Decimal128: lambda value: {"$numberDecimal": str(value)},
+    Decimal128: lambda value: {"$numberDecimal": decimal128_text(value)},
     bytes: lambda value: _ext_binary(value, 0),
     Binary: lambda value: _ext_binary(bytes(value), value.subtype),
     uuid.UUID: lambda value: _ext_binary(value.bytes, 4),

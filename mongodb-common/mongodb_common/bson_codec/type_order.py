@@ -18,6 +18,7 @@ from bson import Binary, Code, DBRef, Decimal128, MaxKey, MinKey, ObjectId, Rege
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec.datetimes import datetime_to_ms
+from mongodb_common.bson_codec.decimal128 import decimal_from
 
 # Brackets in server sort order, each with the `$type` aliases that select it.
 TYPE_BRACKETS: tuple[tuple[str, ...], ...] = (
@@ -88,7 +89,7 @@ def brackets_before(bracket: int) -> range:
 
 def _number_key(value: t.Any) -> tuple[int, t.Any]:
     if isinstance(value, Decimal128):
-        value = value.to_decimal()
+        value = decimal_from(value)
     if isinstance(value, decimal.Decimal):
         return (0, 0) if value.is_nan() else (1, value)
     if isinstance(value, float) and value != value:  # noqa: PLR0124 - NaN test

@@ -24,7 +24,13 @@ import typing as t
 
 from bson import Decimal128
 
-from mongodb_common.bson_codec import ExtendedJsonError, decode_plain, decode_value, is_extended_json_wrapper
+from mongodb_common.bson_codec import (
+    ExtendedJsonError,
+    decode_plain,
+    decode_value,
+    is_extended_json_wrapper,
+    wrapper_decoder,
+)
 from mongodb_common.bson_codec.decimal128 import decimal128_from
 from mongodb_common.bson_codec.singer_decoding import date_from_iso
 from mongodb_common.bson_codec.type_names import parse_format
@@ -113,15 +119,34 @@ def _annotated_converter(bson_type: str, subtype: int | None) -> Converter:
     return convert
 
 
+def _wrapper_converter(keys: frozenset[str], decode: Converter) -> Converter:
+    """For a schema that declares an Extended JSON wrapper (tap-mongodb's extended_json)."""
+
+    def convert_wrapper(value: t.Any) -> t.Any:
+        if type(value) is dict and value.keys() == keys:
+            return decode(value)
+        return restore_any(value)
+
+    return convert_wrapper
+
+
 def _object_converter(properties: dict[str, t.Any]) -> Converter:
+    if all(name.startswith("$") for name in properties):
+        decode = wrapper_decoder(properties)
+        if decode is not None:
+            return _wrapper_converter(frozenset(properties), decode)
     converters = {name: compile_converter(sub) for name, sub in properties.items() if isinstance(sub, dict)}
-    if all(conv is restore_any for conv in converters.values()):
+    specific = {name: conv for name, conv in converters.items() if conv is not restore_any}
+    if not specific:
         return restore_any
 
     def convert_object(value: t.Any) -> t.Any:
         if type(value) is not dict or is_extended_json_wrapper(value):
             return restore_any(value)
-        return {key: converters.get(key, restore_any)(item) for key, item in value.items()}
+        return {
+            key: item if key not in specific and type(item) in _AS_IS else specific.get(key, restore_any)(item)
+            for key, item in value.items()
+        }
 
     return convert_object
 

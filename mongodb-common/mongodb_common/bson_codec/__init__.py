@@ -5,6 +5,7 @@ from mongodb_common.bson_codec.singer_decoding import (
     decode_plain,
     decode_value,
     is_extended_json_wrapper,
+    wrapper_decoder,
 )
 from mongodb_common.bson_codec.singer_encoding import (
     ENCODINGS,
@@ -28,4 +29,5 @@ __all__ = [
     "encode_plain",
     "get_encoder",
     "is_extended_json_wrapper",
+    "wrapper_decoder",
 ]

@@ -15,14 +15,34 @@ import typing as t
 from bson import Decimal128
 
 _EXPONENT_MIN, _EXPONENT_MAX, _EXPONENT_BIAS = -6176, 6111, 6176
-_COEFFICIENT_LIMIT = 10**34  # at most 34 digits
+_MAX_DIGITS = 34
+_COEFFICIENT_LIMIT = 10**_MAX_DIGITS
 _LOW_MASK = (1 << 64) - 1
 # One digit more than Decimal128 holds: longer coefficients round to >= 10**34 and fall back.
 _SHIFT_CONTEXT = decimal.Context(prec=35)
 
 
+def _bid(negative: bool, exponent: int, coefficient: int) -> Decimal128:
+    high = (negative << 63) | ((exponent + _EXPONENT_BIAS) << 49) | (coefficient >> 64)
+    return Decimal128((high, coefficient & _LOW_MASK))
+
+
+def _from_plain_text(text: str) -> Decimal128 | None:
+    """`-123.45`-shaped text (what JSON writers print), read without the decimal module."""
+    negative = text[:1] == "-"
+    whole, dot, fraction = (text[1:] if negative else text).partition(".")
+    digits = whole + fraction
+    if not (whole and len(digits) <= _MAX_DIGITS and digits.isascii() and digits.isdigit() and (fraction or not dot)):
+        return None
+    return _bid(negative, -len(fraction), int(digits))  # 34 digits or fewer: the exponent is in range
+
+
 def decimal128_from(value: str | decimal.Decimal) -> Decimal128:
     """Same result (and errors) as ``bson.Decimal128(value)``."""
+    if isinstance(value, str):
+        simple = _from_plain_text(value)
+        if simple is not None:
+            return simple
     if isinstance(value, decimal.Decimal):
         number = value
     elif "_" in value or value != value.strip():
@@ -33,9 +53,7 @@ def decimal128_from(value: str | decimal.Decimal) -> Decimal128:
         exponent = t.cast(int, number.as_tuple().exponent)
         coefficient = abs(int(number.scaleb(-exponent, _SHIFT_CONTEXT)))
         if coefficient < _COEFFICIENT_LIMIT and _EXPONENT_MIN <= exponent <= _EXPONENT_MAX:
-            sign = 1 if number.is_signed() else 0
-            high = (sign << 63) | ((exponent + _EXPONENT_BIAS) << 49) | (coefficient >> 64)
-            return Decimal128((high, coefficient & _LOW_MASK))
+            return _bid(number.is_signed(), exponent, coefficient)
     return Decimal128(value)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
+import functools
 import typing as t
 import uuid
 
@@ -136,16 +137,32 @@ def is_extended_json_wrapper(value: dict[str, t.Any]) -> bool:
     return frozenset(value) in _WRAPPERS or ("$ref" in value and "$id" in value)
 
 
+def _run_wrapper(handler: t.Callable[[dict[str, t.Any]], t.Any], value: dict[str, t.Any]) -> t.Any:
+    try:
+        return handler(value)
+    except (KeyError, TypeError, ValueError, decimal.InvalidOperation, BSONError) as exc:
+        msg = f"invalid Extended JSON {next(iter(value))} value {value!r}: {exc}"
+        raise ExtendedJsonError(msg) from exc
+
+
+def wrapper_decoder(keys: t.Iterable[str]) -> t.Callable[[dict[str, t.Any]], t.Any] | None:
+    """The decoder of the wrapper with exactly these keys (None if there is none).
+
+    For callers that know a value's shape in advance (a schema declaring
+    ``{"$numberDecimal": ...}``), so they can skip recognising it per value.
+    """
+    handler = _WRAPPERS.get(frozenset(keys))
+    if handler is None:
+        return None
+    return functools.partial(_run_wrapper, handler)
+
+
 def _decode_object(value: dict[str, t.Any]) -> t.Any:
     first_key = next(iter(value), "")
     if first_key.startswith("$"):
         handler = _WRAPPERS.get(frozenset(value))
         if handler is not None:
-            try:
-                return handler(value)
-            except (KeyError, TypeError, ValueError, decimal.InvalidOperation, BSONError) as exc:
-                msg = f"invalid Extended JSON {first_key} value {value!r}: {exc}"
-                raise ExtendedJsonError(msg) from exc
+            return _run_wrapper(handler, value)
         if "$ref" in value and "$id" in value:
             return _decode_dbref(value)
     return {key: decode_value(item) for key, item in value.items()}

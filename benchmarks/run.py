@@ -156,39 +156,57 @@ def seed_for_rss(count: int, workdir: Path) -> None:
     client.close()
 
 
+def _without_binary(document: dict) -> dict:
+    """A medium document without its binary UUID field, which the peer cannot emit."""
+    customer = {key: value for key, value in document["customer"].items() if key != "external_id"}
+    return {**document, "customer": customer}
+
+
+def _run_tap(command: str, config_file: Path, env: dict[str, str], count: int) -> str:
+    """Best of two runs, as docs/s, or why the run failed."""
+    best = None
+    for _ in range(2):
+        started = time.perf_counter()
+        result = subprocess.run(
+            [command, "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        emitted = result.stdout.count('"type":"RECORD"') + result.stdout.count('"type": "RECORD"')
+        if result.returncode != 0 or emitted < count:
+            error = next((line for line in reversed(result.stderr.splitlines()) if "Error" in line), "failed")
+            return f"FAILED after {emitted} records ({error.strip()[:80]})"
+        best = elapsed if best is None else min(best, elapsed)
+    return f"{count / best:,.0f} docs/s"
+
+
 def compare_with_peer(peer: str, workdir: Path, counts: dict[str, int]) -> list[str]:
     """Both taps, as processes, over the same stand-in data; returns table rows."""
     ours = str(Path(sys.executable).with_name("tap-mongodb"))
     shim = str(Path(__file__).resolve().parent / "peer_shim")
     rows = ["", "tap end to end as processes on the stand-in (ours: plain encoding; peer: its default layout)"]
+    cases = []
     for shape, full in counts.items():
         count = full if shape == "large" else full // 5  # enough documents to outweigh start-up
-        directory = workdir / f"peer-{shape}"
-        connect(f"litemongo://{directory}")["bench"]["docs"].insert_many(generate(shape, count))
+        cases.append((shape, generate(shape, count)))
+        if shape == "medium":
+            cases.append(("medium without binary", [_without_binary(d) for d in generate(shape, count)]))
+    for label, documents in cases:
+        directory = workdir / f"peer-{label.replace(' ', '-')}"
+        connect(f"litemongo://{directory}")["bench"]["docs"].insert_many(documents)
         uri = f"litemongo://{directory}"
         results = []
         for name, command, config, env in (
             ("ours", ours, {"mongodb_uri": uri, "database_includes": ["bench"]}, {}),
             ("peer", peer, {"mongodb_connection_string": uri, "database": "bench"}, {"PYTHONPATH": shim}),
         ):
-            config_file = workdir / f"{name}-{shape}.json"
+            config_file = workdir / f"{name}-{directory.name}.json"
             config_file.write_text(json.dumps(config))
-            started = time.perf_counter()
-            result = subprocess.run(
-                [command, "--config", str(config_file)],
-                capture_output=True,
-                text=True,
-                env={**os.environ, **env},
-                check=False,
-            )
-            elapsed = time.perf_counter() - started
-            emitted = result.stdout.count('"type":"RECORD"') + result.stdout.count('"type": "RECORD"')
-            if result.returncode != 0 or emitted < count:
-                error = next((line for line in reversed(result.stderr.splitlines()) if "Error" in line), "failed")
-                results.append(f"{name}: FAILED after {emitted} records ({error.strip()[:80]})")
-            else:
-                results.append(f"{name}: {count / elapsed:,.0f} docs/s")
-        rows.append(f"  {shape:<7}{count:>6} docs: " + "; ".join(results))
+            results.append(f"{name}: {_run_tap(command, config_file, env, len(documents))}")
+        rows.append(f"  {label:<22}{len(documents):>6} docs: " + "; ".join(results))
     return rows
 
 

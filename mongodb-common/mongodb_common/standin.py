@@ -201,6 +201,10 @@ def _with_inflated_documents(operation: t.Any) -> t.Any:
 _mongomock_bulk_write = mongomock_collection.Collection.bulk_write
 
 
+def _same_id(a: t.Any, b: t.Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
 def _absent_id_upserts_as_inserts(
     collection: mongomock_collection.Collection, operations: list[t.Any]
 ) -> tuple[list[t.Any], list[tuple[int, t.Any]]]:
@@ -218,7 +222,12 @@ def _absent_id_upserts_as_inserts(
             id_ = operation._filter["_id"]
             document = operation._doc
             key = None if isinstance(id_, (dict, Regex, re.Pattern)) else collection._store._index_key(_stored_id(id_))
-            if key is not None and key not in seen and document.get("_id", id_) == id_ and id_ not in collection._store:
+            if (
+                key is not None
+                and key not in seen
+                and ("_id" not in document or _same_id(document["_id"], id_))
+                and id_ not in collection._store
+            ):
                 seen.add(key)
                 result.append(pymongo.InsertOne({"_id": id_, **document}))
                 converted.append((index, id_))

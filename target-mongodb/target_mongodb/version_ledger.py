@@ -10,18 +10,20 @@ document, so a full sync costs about one write per document, as an insert would.
 
 Activation walks the entries of older versions, keeps the identities that no entry of the
 activated (or a newer) version holds, removes (or marks) those documents, then drops the
-older entries. It is idempotent: an activation cut short is simply done again.
+older entries. It is idempotent: an activation cut short is simply done again. Entries of
+earlier releases (one per document: `_id`, `c`, `k` key values, `v`) are still honoured.
 """
 
 from __future__ import annotations
 
 import typing as t
 
+import bson
 import pymongo
 from pymongo import UpdateOne
 
 from mongodb_common.singer_fields import DELETED_AT
-from target_mongodb.write_operations import key_values
+from target_mongodb.write_operations import identity_of_values, key_values
 
 if t.TYPE_CHECKING:
     import datetime
@@ -78,7 +80,7 @@ def activate_version(
         entry = ledger.find_one({"_id": entry_id})
         if entry is None:
             continue
-        ids = list(dict.fromkeys(entry["ids"]))
+        ids = list(dict.fromkeys(_entry_ids(entry)))
         for start in range(0, len(ids), _CHECK_CHUNK):
             chunk = ids[start : start + _CHECK_CHUNK]
             kept = _written_since(ledger, collection.name, version, chunk)
@@ -89,13 +91,30 @@ def activate_version(
     return removed
 
 
+def _entry_ids(entry: t.Mapping[str, t.Any]) -> list[bytes]:
+    if "ids" in entry:
+        return entry["ids"]
+    return [identity_of_values(entry["k"])]  # a per-document entry of earlier releases
+
+
+def _legacy_entry_id(collection: str, identity: bytes) -> bytes:
+    """The `_id` earlier releases gave a document's own ledger entry."""
+    return bson.encode({"c": collection, "k": key_values(identity)})
+
+
 def _written_since(ledger: pymongo.collection.Collection, name: str, version: int, ids: list[bytes]) -> set[bytes]:
     """Which of `ids` an entry of `version` or newer holds (the server intersects the arrays)."""
     pipeline = [
         {"$match": {"c": name, "v": {"$gte": version}, "ids": {"$in": ids}}},
         {"$project": {"_id": 0, "ids": {"$setIntersection": ["$ids", {"$literal": ids}]}}},
     ]
-    return {one for entry in ledger.aggregate(pipeline) for one in entry["ids"]}
+    found = {one for entry in ledger.aggregate(pipeline) for one in entry["ids"]}
+    # A sync begun before the upgrade to batch entries left one entry per document.
+    legacy = {_legacy_entry_id(name, one): one for one in ids if one not in found}
+    if legacy:
+        for entry in ledger.find({"_id": {"$in": list(legacy)}, "v": {"$gte": version}}, {"_id": 1}):
+            found.add(legacy[entry["_id"]])
+    return found
 
 
 def _remove(

@@ -32,7 +32,12 @@ def identity(filter_: t.Mapping[str, t.Any]) -> bytes:
     Used to keep only the last write per document within a batch, so an unordered bulk
     write can never apply an older version of a document after a newer one.
     """
-    return bson.encode({"k": list(filter_.values())})
+    return identity_of_values(list(filter_.values()))
+
+
+def identity_of_values(values: list[t.Any]) -> bytes:
+    """`identity` of a key given as its values, in key order."""
+    return bson.encode({"k": values})
 
 
 def key_values(identity_: bytes) -> list[t.Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 
+import bson
 import pytest
 from bson import Decimal128, Int64, ObjectId
 
@@ -147,6 +148,20 @@ def test_version_ledger_keeps_one_entry_per_batch_and_forgets_activated_versions
     run_target(config, _versioned_sync(200, [9, 8, 6, 5, 4, 2, 1, 0]))
     assert [d["_id"] for d in _docs(deployment)] == [0, 1, 2, 4, 5, 6, 8, 9]
     assert {entry["v"] for entry in _ledger(deployment)} == {200}
+
+
+def test_activation_honours_per_document_ledger_entries_of_earlier_releases(deployment: Deployment) -> None:
+    """A sync begun before the upgrade to batch entries: 1 and 2 written by version 200 then."""
+    ledger = deployment.database("dest")["_sdc_table_versions"]
+    documents = deployment.database("dest")["shop-orders"]
+    documents.insert_many([{"_id": i, "name": "old"} for i in (1, 2, 3, 4)])
+    ledger.insert_many(
+        [{"_id": bson.encode({"c": "shop-orders", "k": [i]}), "c": "shop-orders", "k": [i], "v": 100} for i in (3, 4)]
+        + [{"_id": bson.encode({"c": "shop-orders", "k": [i]}), "c": "shop-orders", "k": [i], "v": 200} for i in (1, 2)]
+    )
+    run_target(_config(deployment), _versioned_sync(200, [3]))
+    assert [d["_id"] for d in _docs(deployment)] == [1, 2, 3]
+    assert list(ledger.find({"v": {"$lt": 200}})) == []
 
 
 def test_activating_an_older_version_spares_documents_a_newer_version_wrote(deployment: Deployment) -> None:

@@ -12,6 +12,7 @@ against MongoDB.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
 import random
@@ -97,7 +98,8 @@ def _aware_milliseconds(value: t.Any) -> t.Any:
     if value_type in _LEAVES:
         return value
     if isinstance(value, dict):
-        return type(value)((key, _aware_milliseconds(item)) for key, item in value.items())
+        kind = collections.OrderedDict if isinstance(value, collections.OrderedDict) else dict
+        return kind((key, _aware_milliseconds(item)) for key, item in value.items())
     if isinstance(value, (tuple, list)):
         return [_aware_milliseconds(item) for item in value]
     if isinstance(value, datetime.datetime):

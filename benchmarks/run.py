@@ -8,8 +8,9 @@ Rows:
   Singer message, orjson) for documents already fetched; flattening off and on;
 - floor: `bson.decode` + `orjson.dumps` of the same documents; ratio = tap time / floor time;
 - tap end to end: a whole sync on the embedded stand-in (its SQLite storage dominates);
-- target: a Singer file into the stand-in, against `insert_many` of the same documents, and
-  the target's own work per record with the stand-in's writes discarded;
+- target: a Singer file into the stand-in, against `insert_many` of the same documents (as
+  dicts, and as the raw BSON the target sends), and the target's own work per record with
+  the stand-in's writes discarded;
 - peak RSS of the tap and the target at N and 10 x N documents (separate processes).
 
 With `--peer PATH` (the `tap-mongodb` executable of meltanolabs-tap-mongodb, installed in a
@@ -36,11 +37,14 @@ from pathlib import Path
 
 import bson
 import orjson
+from bson.raw_bson import RawBSONDocument
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.documents import generate
 from mongodb_common.standin import CODEC_OPTIONS, connect
+
+RAW_CODEC_OPTIONS = CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
 
 COUNTS = {"small": 20_000, "medium": 5_000, "large": 200}
 QUICK = {"small": 2_000, "medium": 500, "large": 20}
@@ -125,13 +129,23 @@ def target(singer_output: bytes, docs: list[dict], workdir: Path, load_method: s
     """Best of two loads into fresh stand-in directories, and best of three insert_many floors."""
     text = singer_output.decode()
     target_seconds = min(_load(text, f"litemongo://{tempfile.mkdtemp(dir=workdir)}", load_method) for _ in range(2))
-    floor_seconds = []
+    return target_seconds, insert_many_floor([dict(d) for d in docs], workdir)
+
+
+def insert_many_floor(documents: list[t.Any], workdir: Path) -> float:
+    """Best of three `insert_many` calls into fresh stand-in directories."""
+    seconds = []
     for _ in range(3):
         collection = connect(f"litemongo://{tempfile.mkdtemp(dir=workdir)}")["dst"]["docs"]
         started = time.perf_counter()
-        collection.insert_many([dict(d) for d in docs])
-        floor_seconds.append(time.perf_counter() - started)
-    return target_seconds, min(floor_seconds)
+        collection.insert_many(list(documents))
+        seconds.append(time.perf_counter() - started)
+    return min(seconds)
+
+
+def raw_documents(docs: list[dict]) -> list[RawBSONDocument]:
+    """The documents as the BSON bytes a client sends, the form target-mongodb writes."""
+    return [RawBSONDocument(bson.encode(d), codec_options=RAW_CODEC_OPTIONS) for d in docs]
 
 
 def target_without_writes(singer_output: bytes, workdir: Path) -> float:
@@ -301,6 +315,7 @@ def main() -> None:
         target_s, insert_s = target(singer_output, docs, workdir, "upsert")
         append_s, _ = target(singer_output, docs, workdir, "append-only")
         own_s = target_without_writes(singer_output, workdir)
+        raw_floor_s = insert_many_floor(raw_documents(docs), workdir)
         rows += [
             "",
             f"tap end to end on the stand-in, {medium_count} medium documents: {medium_count / e2e_s:,.0f} docs/s",
@@ -308,6 +323,8 @@ def main() -> None:
             f"floor insert_many: {medium_count / insert_s:,.0f} docs/s; ratio {target_s / insert_s:.2f}",
             f"target with load_method append-only (inserts, like the floor): {medium_count / append_s:,.0f} records/s; "
             f"ratio {append_s / insert_s:.2f}",
+            f"floor insert_many of the same documents as raw BSON (what target-mongodb sends): "
+            f"{medium_count / raw_floor_s:,.0f} docs/s; upsert ratio {target_s / raw_floor_s:.2f}",
             f"target's own work, writes discarded: {medium_count / own_s:,.0f} records/s "
             f"({own_s / medium_count * 1e6:,.0f} µs per record)",
         ]

@@ -255,6 +255,18 @@ def _bulk_write(
 
 mongomock_collection.Collection.bulk_write = _bulk_write
 
+_mongomock_insert_many = mongomock_collection.Collection.insert_many
+
+
+def _insert_many(
+    self: mongomock_collection.Collection, documents: t.Iterable[t.Any], *args: t.Any, **kwargs: t.Any
+) -> t.Any:
+    """pymongo also takes RawBSONDocuments here."""
+    return _mongomock_insert_many(self, [_inflated(document) for document in documents], *args, **kwargs)
+
+
+mongomock_collection.Collection.insert_many = _insert_many
+
 _mongomock_set_operator = mongomock_aggregate._Parser._handle_set_operator
 
 

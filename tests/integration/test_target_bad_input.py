@@ -29,6 +29,25 @@ def test_malformed_json_names_the_line(deployment: Deployment) -> None:
         run_target(_config(deployment), [SCHEMA, record_message("shop-orders", {"_id": 1}), '{"type": "RECORD", "str'])
 
 
+def test_an_integer_too_long_to_read_names_the_line(deployment: Deployment) -> None:
+    line = '{"type": "RECORD", "stream": "shop-orders", "record": {"_id": ' + "9" * 5000 + "}}"
+    with pytest.raises(InputLineError, match=r"input line 2: not valid JSON \(Exceeds the limit"):
+        run_target(_config(deployment), [SCHEMA, line])
+
+
+def test_python_style_non_finite_numbers_are_read_as_the_sdk_reads_them(deployment: Deployment) -> None:
+    """Python taps write NaN and Infinity literals (json.dumps does); they become doubles."""
+    schema = schema_message("shop-orders", {"_id": {"type": "integer"}, "x": {"type": "number"}}, ["_id"])
+    lines = [
+        f'{{"type": "RECORD", "stream": "shop-orders", "record": {{"_id": {i}, "x": {v}}}}}'
+        for i, v in enumerate(["NaN", "Infinity", "-Infinity", "1.50"])
+    ]
+    run_target(_config(deployment), [schema, *lines])
+    values = [d["x"] for d in deployment.database("dest")["shop-orders"].find({}, sort=[("_id", 1)])]
+    assert str(values[0]) == "nan"
+    assert values[1:] == [float("inf"), float("-inf"), 1.5]
+
+
 def test_record_before_schema_names_line_and_stream(deployment: Deployment) -> None:
     with pytest.raises(RecordsWithoutSchemaException, match=r"input line 1, stream 'shop-orders'"):
         run_target(_config(deployment), [record_message("shop-orders", {"_id": 1})])

@@ -203,6 +203,11 @@ def _with_inflated_documents(operation: t.Any) -> t.Any:
 _mongomock_bulk_write = mongomock_collection.Collection.bulk_write
 
 
+def _stored_id(id_: t.Any) -> t.Any:
+    """The `_id` as mongomock keys its store (documents as hashdicts)."""
+    return mongomock_helpers.hashdict(id_) if isinstance(id_, dict) else id_
+
+
 def _same_id(a: t.Any, b: t.Any) -> bool:
     return type(a) is type(b) and a == b
 
@@ -294,11 +299,6 @@ mongomock_aggregate._Parser._handle_set_operator = _set_operator
 # keeps a reservoir of `size` documents.
 _ID_ORDER_CHUNK = 500
 _mongomock_get_dataset = mongomock_collection.Collection._get_dataset
-
-
-def _stored_id(id_: t.Any) -> t.Any:
-    """The `_id` as mongomock keys its store (documents as hashdicts)."""
-    return mongomock_helpers.hashdict(id_) if isinstance(id_, dict) else id_
 
 
 def _only_about_id(spec: t.Any) -> bool:

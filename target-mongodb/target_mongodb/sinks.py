@@ -302,6 +302,8 @@ class MongoSink(BatchSink):
         )
         entries = version_ledger.batch_entries(self.collection_name, written)
         call_with_retries(
+            # Fresh copies per attempt (insert_many adds `_id`): a retry after a lost reply at
+            # worst stores an entry twice, which activation handles like one.
             lambda: ledger.insert_many([dict(entry) for entry in entries], ordered=True),
             self._retry_policy,
             f"stream {self.stream_name!r}, version ledger write",

@@ -75,6 +75,9 @@ def activate_version(
     """Remove (or mark deleted) the documents only older versions wrote; returns how many."""
     ledger = database[LEDGER_COLLECTION].with_options(write_concern=collection.write_concern)
     removed = 0
+    # Per-document entries of earlier releases (no `ids`) need one more lookup per chunk;
+    # asked once here so ledgers written only by this release never pay for it.
+    has_legacy = ledger.find_one({"c": collection.name, "ids": {"$exists": False}}, {"_id": 1}) is not None
     stale_entries = ledger.find({"c": collection.name, "v": {"$lt": version}}, {"_id": 1})
     for entry_id in [entry["_id"] for entry in stale_entries]:
         entry = ledger.find_one({"_id": entry_id})
@@ -83,7 +86,7 @@ def activate_version(
         ids = list(dict.fromkeys(_entry_ids(entry)))
         for start in range(0, len(ids), _CHECK_CHUNK):
             chunk = ids[start : start + _CHECK_CHUNK]
-            kept = _written_since(ledger, collection.name, version, chunk)
+            kept = _written_since(ledger, collection.name, version, chunk, has_legacy=has_legacy)
             gone = [one for one in chunk if one not in kept]
             if gone:
                 removed += _remove(collection, key_properties, gone, hard_delete=hard_delete, now=now)
@@ -102,13 +105,17 @@ def _legacy_entry_id(collection: str, identity: bytes) -> bytes:
     return bson.encode({"c": collection, "k": key_values(identity)})
 
 
-def _written_since(ledger: pymongo.collection.Collection, name: str, version: int, ids: list[bytes]) -> set[bytes]:
+def _written_since(
+    ledger: pymongo.collection.Collection, name: str, version: int, ids: list[bytes], *, has_legacy: bool
+) -> set[bytes]:
     """Which of `ids` an entry of `version` or newer holds (the server intersects the arrays)."""
     pipeline = [
         {"$match": {"c": name, "v": {"$gte": version}, "ids": {"$in": ids}}},
         {"$project": {"_id": 0, "ids": {"$setIntersection": ["$ids", {"$literal": ids}]}}},
     ]
     found = {one for entry in ledger.aggregate(pipeline) for one in entry["ids"]}
+    if not has_legacy:
+        return found
     # A sync begun before the upgrade to batch entries left one entry per document.
     legacy = {_legacy_entry_id(name, one): one for one in ids if one not in found}
     if legacy:

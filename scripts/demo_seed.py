@@ -1,24 +1,22 @@
-"""Seeds the embedded demo deployment with a small, realistic shop database.
+"""Seeds the demo's source server with a small, realistic shop database.
 
-For the demo only: it writes through the stand-in (see mongodb_common/standin.py). The data
-is deterministic (fixed random seed) and covers what makes MongoDB data hard to move: nested
-documents, arrays of subdocuments, ObjectId/Int64/Decimal128/UUID/binary/Timestamp values,
-dates, and a field whose type varies between documents.
+The data is deterministic (fixed random seed) and covers what makes MongoDB data hard to
+move: nested documents, arrays of subdocuments, ObjectId/Int64/Decimal128/UUID/binary/
+Timestamp values, dates, and a field whose type varies between documents. The demo
+databases (`demo_*`) are dropped first.
 
-    python scripts/demo_seed.py litemongo:///path/to/dir
+    python scripts/demo_seed.py mongodb://127.0.0.1:27117/
 """
 
 from __future__ import annotations
 
 import datetime
 import random
-import shutil
 import sys
 import uuid
 
+import pymongo
 from bson import Binary, Decimal128, Int64, ObjectId, Regex, Timestamp
-
-from mongodb_common.standin import connect, path_of
 
 UTC = datetime.timezone.utc
 CITIES = ["Lisbon", "Nairobi", "Osaka", "Quito", "Tallinn", "Winnipeg"]
@@ -30,9 +28,10 @@ def _oid(rng: random.Random) -> ObjectId:
 
 
 def seed(uri: str, *, customers: int = 200, orders: int = 1000) -> dict[str, int]:
-    shutil.rmtree(path_of(uri), ignore_errors=True)
     rng = random.Random(20261122)
-    client = connect(uri)
+    client: pymongo.MongoClient = pymongo.MongoClient(uri)
+    for database in ("demo_shop", "demo_crm"):
+        client.drop_database(database)
     shop = client["demo_shop"]
     start = datetime.datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -1,49 +1,47 @@
-"""Prints what the demo copied: documents per collection at source and destination."""
+"""Prints what the demo copied: per collection, documents at source and destination, and
+whether the copy is identical (the same BSON, byte for byte: types, values, field order).
+
+    python scripts/demo_summary.py SOURCE_URI DESTINATION_URI
+"""
 
 from __future__ import annotations
 
+import datetime
 import sys
 import typing as t
 
 import bson
+import pymongo
+from bson.codec_options import CodecOptions, DatetimeConversion
 
-from mongodb_common.standin import CODEC_OPTIONS, connect
-
-
-def _identical(source: object, destination: object) -> int:
-    """Documents whose copy is the same BSON, byte for byte (types, values, field order)."""
-
-    def by_id(collection: t.Any) -> dict[bytes, bytes]:
-        return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in collection.find()}
-
-    copied = by_id(destination)
-    return sum(1 for key, raw in by_id(source).items() if copied.get(key) == raw)
+CODEC_OPTIONS: CodecOptions = CodecOptions(
+    tz_aware=True, tzinfo=datetime.timezone.utc, datetime_conversion=DatetimeConversion.DATETIME_AUTO
+)
 
 
-def main(source_uri: str, destination_uri: str, seconds: str) -> None:
-    source, destination = connect(source_uri), connect(destination_uri)
-    lines = ["", f"meltano run tap-mongodb target-mongodb finished in {seconds} s:", ""]
-    lines.append(f"  {'namespace':<28}{'source':>8}{'copied':>8}{'identical':>11}")
-    for database in sorted(source.list_database_names()):
+def _by_id(collection: t.Any) -> dict[bytes, bytes]:
+    return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in collection.find()}
+
+
+def summary(source_uri: str, destination_uri: str) -> tuple[list[str], bool]:
+    source = pymongo.MongoClient(source_uri).with_options(codec_options=CODEC_OPTIONS)
+    destination = pymongo.MongoClient(destination_uri).with_options(codec_options=CODEC_OPTIONS)
+    lines = [f"  {'namespace':<24}{'source':>8}{'copy':>8}  identical"]
+    all_identical = True
+    for database in sorted(name for name in source.list_database_names() if name.startswith("demo_")):
         for collection in sorted(source[database].list_collection_names()):
-            original, copy = source[database][collection], destination[database][collection]
-            lines.append(
-                f"  {database + '.' + collection:<28}{original.count_documents({}):>8}"
-                f"{copy.count_documents({}):>8}{_identical(original, copy):>11}"
-            )
-    lines += [
-        "",
-        "identical: copies equal to their source byte for byte in BSON (types, values, field order).",
-        "Data lives in .demo/ (the embedded stand-in, for demos and tests only).",
-        "Point it at a real MongoDB:",
-        "  meltano --environment=prod config tap-mongodb set mongodb_uri 'mongodb://user:pass@host:27017/'",
-        "  meltano --environment=prod config target-mongodb set mongodb_uri 'mongodb+srv://...'",
-        "  meltano --environment=prod run tap-mongodb target-mongodb",
-        "or see docs/quickstart.md.",
-        "",
-    ]
-    sys.stdout.write("\n".join(lines))
+            original = _by_id(source[database][collection])
+            copied = _by_id(destination[database][collection])
+            identical = original == copied
+            all_identical &= identical
+            verdict = "yes" if identical else f"NO ({sum(copied.get(k) != v for k, v in original.items())} differ)"
+            lines.append(f"  {database + '.' + collection:<24}{len(original):>8}{len(copied):>8}  {verdict}")
+    source.close()
+    destination.close()
+    return lines, all_identical
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    table, identical = summary(sys.argv[1], sys.argv[2])
+    sys.stdout.write("\n".join(table) + "\n")
+    sys.exit(0 if identical else 1)

@@ -79,6 +79,9 @@ def _capabilities(plugin: type[Tap] | type[Target]) -> list[str]:
 
 
 DEMO = "${MELTANO_PROJECT_ROOT}/.demo"
+# The demo's two local servers (scripts/demo.sh starts them): a source and a destination.
+DEMO_SOURCE_URI = "mongodb://127.0.0.1:27117/"
+DEMO_DESTINATION_URI = "mongodb://127.0.0.1:27118/"
 
 
 def meltano_project() -> dict[str, t.Any]:
@@ -97,8 +100,10 @@ def meltano_project() -> dict[str, t.Any]:
                             {
                                 "name": "tap-mongodb",
                                 "config": {
-                                    "mongodb_uri": f"litemongo://{DEMO}/source",
+                                    "mongodb_uri": DEMO_SOURCE_URI,
                                     "database_includes": ["demo_*"],
+                                    # MongoDB to MongoDB: exact types, whatever the drift.
+                                    "bson_encoding": "extended_json",
                                 },
                             }
                         ],
@@ -106,7 +111,7 @@ def meltano_project() -> dict[str, t.Any]:
                             {
                                 "name": "target-mongodb",
                                 "config": {
-                                    "mongodb_uri": f"litemongo://{DEMO}/destination",
+                                    "mongodb_uri": DEMO_DESTINATION_URI,
                                     "database": "replica",
                                     "collection_naming": "database_from_prefix",
                                 },
@@ -128,7 +133,7 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "tap-mongodb",
                     "namespace": "tap_mongodb",
-                    "pip_url": "-e ./mongodb-common[standin] -e ./tap-mongodb",
+                    "pip_url": "-e ./mongodb-common -e ./tap-mongodb",
                     "executable": "tap-mongodb",
                     "capabilities": _capabilities(TapMongoDB),
                     "settings_group_validation": [["mongodb_uri"], ["host"]],
@@ -153,6 +158,7 @@ def meltano_project() -> dict[str, t.Any]:
                     "name": "tap-mongodb--flattened",
                     "inherit_from": "tap-mongodb",
                     "config": {
+                        "bson_encoding": "plain",
                         "flattening_enabled": True,
                         "flattening_max_depth": 3,
                         "denest_arrays": True,
@@ -164,7 +170,7 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "target-mongodb",
                     "namespace": "target_mongodb",
-                    "pip_url": "-e ./mongodb-common[standin] -e ./target-mongodb",
+                    "pip_url": "-e ./mongodb-common -e ./target-mongodb",
                     "executable": "target-mongodb",
                     "capabilities": _capabilities(TargetMongoDB),
                     "settings_group_validation": [["mongodb_uri", "database"], ["host", "database"]],

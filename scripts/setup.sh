@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-  -e "./mongodb-common[standin]" -e ./tap-mongodb -e ./target-mongodb --group dev
+  -e ./mongodb-common -e ./tap-mongodb -e ./target-mongodb --group dev

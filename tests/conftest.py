@@ -1,38 +1,51 @@
-"""Fixtures for all suites: the deployment under test (stand-in unless MONGODB_URI is set)."""
+"""Fixtures for all suites: a real MongoDB wire-protocol server under every integration test.
+
+By default each test process starts its own SecantusDB server (tests/support/server.py) on a
+free loopback port; with MONGODB_URI set, every test runs against that deployment instead
+(mongod, Atlas, DocumentDB). Tests work in databases of their own and drop them afterwards.
+"""
 
 from __future__ import annotations
 
+import signal
 import typing as t
 
 import pytest
 
 from mongodb_common.client_factory import create_client
-from tests.support.deployment import REAL_URI, SHARED_DATABASE_PREFIX, Deployment
+from tests.support import server
+from tests.support.deployment import SHARED_DATABASE_PREFIX, Deployment
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so servers stop and their data goes."""
+
+    def interrupt(_signum: int, _frame: t.Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> t.Iterator[str]:
+    """The server of this test process (started on first use), or MONGODB_URI; stopped at the end."""
+    yield server.shared_uri()
+    server.stop_shared()
 
 
 @pytest.fixture
-def deployment(tmp_path: t.Any) -> t.Iterator[Deployment]:
-    uri = REAL_URI or f"litemongo://{tmp_path / 'mongo'}"
-    current = Deployment(uri)
+def deployment(mongodb_uri: str) -> t.Iterator[Deployment]:
+    current = Deployment(mongodb_uri)
     yield current
     current.cleanup()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that need a real replica set are skipped, with the reason, on the stand-in."""
-    if REAL_URI:
-        return
-    skip = pytest.mark.skip(reason="needs a real MongoDB replica set: set MONGODB_URI")
-    for item in items:
-        if "replica_set" in item.keywords or "real_server" in item.keywords:
-            item.add_marker(skip)
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On a real server, drop the databases the SDK suites share, once all workers are done."""
-    if not REAL_URI or hasattr(session.config, "workerinput"):
-        return
-    client = create_client({"mongodb_uri": REAL_URI})
-    for name in client.list_database_names():
-        if name.startswith(SHARED_DATABASE_PREFIX):
-            client.drop_database(name)
+    """Drop the databases the SDK suites share on MONGODB_URI; stop this process's server if running."""
+    if server.MONGODB_URI_SET and not hasattr(session.config, "workerinput"):
+        client = create_client({"mongodb_uri": server.shared_uri()})
+        for name in client.list_database_names():
+            if name.startswith(SHARED_DATABASE_PREFIX):
+                client.drop_database(name)
+        client.close()
+    server.stop_shared()

@@ -1,9 +1,4 @@
-"""The one place a MongoClient is built from connector settings.
-
-This is also the seam for the embedded stand-in: a ``litemongo://`` URI yields the
-file-backed stand-in (tests and demos only), any other URI a real ``pymongo.MongoClient``.
-Everything else in both connectors only ever calls the pymongo API on what this returns.
-"""
+"""The one place a MongoClient is built from connector settings."""
 
 from __future__ import annotations
 
@@ -16,8 +11,6 @@ from bson.codec_options import DatetimeConversion
 
 from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.redaction import redact_text, redact_uri
-
-STANDIN_SCHEME = "litemongo://"
 
 
 class MongoConnectionError(ConnectorError):
@@ -83,16 +76,11 @@ def create_client(
     *,
     read_preference: str | None = None,
 ) -> pymongo.MongoClient:
-    """A client for the settings; the stand-in for ``litemongo://`` URIs (tests and demos)."""
-    uri = config.get("mongodb_uri") or ""
+    """A client for the settings (through the SSH tunnel when one is configured)."""
     if config.get("ssh_enabled"):
         from mongodb_common.ssh_tunnel import open_tunnel, tunnelled_config
 
         config = tunnelled_config(config, open_tunnel(config))
-    if uri.startswith(STANDIN_SCHEME):
-        from mongodb_common import standin
-
-        return t.cast("pymongo.MongoClient", standin.connect(uri))
     host, options = client_options(config, read_preference=read_preference)
     try:
         return pymongo.MongoClient(host, **options)

@@ -19,8 +19,7 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
             th.StringType,
             secret=True,
             description=(
-                "Connection string (mongodb:// or mongodb+srv://). Overrides host and port. "
-                "A litemongo:///path URI selects the embedded stand-in used for tests and demos."
+                "Connection string (mongodb:// or mongodb+srv://). Overrides host and port."
             ),
         ),
         th.Property("host", th.StringType, default="localhost", description="Server host name (no URI)."),

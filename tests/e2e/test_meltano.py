@@ -1,6 +1,8 @@
-"""The real `meltano` CLI on a copy of this repository's meltano.yml, with the embedded stand-in.
+"""The real `meltano` CLI on a copy of this repository's meltano.yml, against the test server.
 
-Plugins are installed once per module (uv, from the local packages and PyPI).
+Plugins are installed once per module (uv, from the local packages and PyPI). Each test points
+the demo environment at its own databases through Meltano's environment variables, which
+take precedence over meltano.yml: the source is `<prefix>shop`, the copy `<prefix>dst`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mongodb_common.standin import connect
-from tests.support.deployment import REAL_URI
+if t.TYPE_CHECKING:
+    from tests.support.deployment import Deployment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(bool(REAL_URI), reason="uses the stand-in demo project")]
+pytestmark = [pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).with_name("meltano"))
@@ -37,6 +39,28 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_PROJECT_ROOT": str(root)}
+        self.deployment: Deployment | None = None
+
+    def use(self, deployment: Deployment) -> None:
+        """Point the tap at the test's `<prefix>*` databases and the target at `<prefix>dst`."""
+        self.deployment = deployment
+        self.env.update(
+            TAP_MONGODB_MONGODB_URI=deployment.uri,
+            TAP_MONGODB_DATABASE_INCLUDES=json.dumps([deployment.db_name("shop")]),
+            TARGET_MONGODB_MONGODB_URI=deployment.uri,
+            TARGET_MONGODB_DATABASE=deployment.db_name("dst"),
+            TARGET_MONGODB_COLLECTION_NAMING="strip_database_prefix",
+        )
+
+    @property
+    def source(self) -> t.Any:
+        assert self.deployment is not None
+        return self.deployment.database("shop")
+
+    @property
+    def destination(self) -> t.Any:
+        assert self.deployment is not None
+        return self.deployment.database("dst")
 
     def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -52,12 +76,9 @@ class Project:
             pytest.fail(f"meltano {' '.join(args)} failed:\n{result.stdout}\n{result.stderr[-4000:]}")
         return result
 
-    def seed(self, documents: dict[str, list[dict[str, t.Any]]]) -> t.Any:
-        client = connect(f"litemongo://{self.root}/.demo/source")
-        for name, docs in documents.items():
-            database, collection = name.split(".")
-            client[database][collection].insert_many(docs)
-        return client
+    def seed(self, documents: dict[str, list[dict[str, t.Any]]]) -> None:
+        for collection, docs in documents.items():
+            self.source[collection].insert_many(docs)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +97,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 
 @pytest.fixture
-def fresh(project: Project) -> Project:
+def fresh(project: Project, deployment: Deployment) -> Project:
     shutil.rmtree(project.root / ".demo", ignore_errors=True)
+    project.use(deployment)
     project.meltano("state", "clear", "--force", "demo:tap-mongodb-to-target-mongodb", check=False)
     project.meltano("state", "clear", "--force", "demo:tap-mongodb--incremental-to-target-mongodb", check=False)
     return project
@@ -86,7 +108,7 @@ def fresh(project: Project) -> Project:
 def test_flattened_and_denested_data_loads_into_target_csv(fresh: Project) -> None:
     fresh.seed(
         {
-            "demo_shop.orders": [
+            "orders": [
                 {
                     "_id": 1,
                     "customer": {"name": "Ada", "address": {"city": "Oslo"}},
@@ -95,14 +117,15 @@ def test_flattened_and_denested_data_loads_into_target_csv(fresh: Project) -> No
                 {"_id": 2, "customer": {"name": "Bo", "address": {"city": "Lima"}}, "items": []},
             ]
         }
-    ).close()
+    )
     fresh.meltano("run", "tap-mongodb--flattened", "target-csv")
     output = fresh.root / ".demo" / "csv"
-    with (output / "demo_shop-orders.csv").open() as handle:
+    stream = f"{fresh.source.name}-orders"
+    with (output / f"{stream}.csv").open() as handle:
         parents = {row["_id"]: row for row in csv.DictReader(handle)}
     assert parents["1"]["customer__name"] == "Ada"
     assert parents["1"]["customer__address__city"] == "Oslo"
-    with (output / "demo_shop-orders__items.csv").open() as handle:
+    with (output / f"{stream}__items.csv").open() as handle:
         items = list(csv.DictReader(handle))
     assert [(row["_sdc_source_key__id"], row["_sdc_level_0_id"], row["sku"], row["qty"]) for row in items] == [
         ("1", "0", "a", "2"),
@@ -112,41 +135,37 @@ def test_flattened_and_denested_data_loads_into_target_csv(fresh: Project) -> No
 
 
 def test_incremental_runs_pick_up_only_changes_and_state_resets_one_stream(fresh: Project) -> None:
-    client = fresh.seed(
+    fresh.seed(
         {
-            "demo_shop.orders": [{"_id": i, "updated_at": i} for i in range(5)],
-            "demo_shop.customers": [{"_id": i, "updated_at": i} for i in range(3)],
+            "orders": [{"_id": i, "updated_at": i} for i in range(5)],
+            "customers": [{"_id": i, "updated_at": i} for i in range(3)],
         }
     )
+    orders, customers = f"{fresh.source.name}-orders", f"{fresh.source.name}-customers"
     fresh.meltano("run", "tap-mongodb--incremental", "target-mongodb")
     state_id = "demo:tap-mongodb--incremental-to-target-mongodb"
     state = json.loads(fresh.meltano("state", "get", state_id).stdout)
-    assert state["singer_state"]["bookmarks"]["demo_shop-orders"]["replication_key_value"] == 4
+    assert state["singer_state"]["bookmarks"][orders]["replication_key_value"] == 4
 
-    client["demo_shop"].orders.insert_one({"_id": 10, "updated_at": 10})
-    client["demo_shop"].orders.update_one({"_id": 0}, {"$set": {"updated_at": 11, "changed": True}})
+    fresh.source.orders.insert_one({"_id": 10, "updated_at": 10})
+    fresh.source.orders.update_one({"_id": 0}, {"$set": {"updated_at": 11, "changed": True}})
     second = fresh.meltano("run", "tap-mongodb--incremental", "target-mongodb")
     assert second.returncode == 0
-    destination = connect(f"litemongo://{fresh.root}/.demo/destination")
-    copied = destination["demo_shop"].orders
+    copied = fresh.destination.orders
     assert copied.count_documents({}) == 6
     assert copied.find_one({"_id": 0})["changed"] is True
     state = json.loads(fresh.meltano("state", "get", state_id).stdout)
-    assert state["singer_state"]["bookmarks"]["demo_shop-orders"]["replication_key_value"] == 11
+    assert state["singer_state"]["bookmarks"][orders]["replication_key_value"] == 11
 
     # Table-level reset, as docs/replication.md describes it: drop one stream's bookmark.
-    del state["singer_state"]["bookmarks"]["demo_shop-customers"]
+    del state["singer_state"]["bookmarks"][customers]
     fresh.meltano("state", "set", "--force", state_id, json.dumps(state))
     after_reset = json.loads(fresh.meltano("state", "get", state_id).stdout)
-    assert "demo_shop-customers" not in after_reset["singer_state"]["bookmarks"]
-    assert after_reset["singer_state"]["bookmarks"]["demo_shop-orders"]["replication_key_value"] == 11
-    client.close()
-    destination.close()
+    assert customers not in after_reset["singer_state"]["bookmarks"]
+    assert after_reset["singer_state"]["bookmarks"][orders]["replication_key_value"] == 11
 
 
 def test_main_job_copies_mongodb_to_mongodb(fresh: Project) -> None:
-    fresh.seed({"demo_shop.orders": [{"_id": i, "n": i} for i in range(20)]}).close()
+    fresh.seed({"orders": [{"_id": i, "n": i} for i in range(20)]})
     fresh.meltano("run", "tap-mongodb", "target-mongodb")
-    destination = connect(f"litemongo://{fresh.root}/.demo/destination")
-    assert sorted(d["n"] for d in destination["demo_shop"].orders.find()) == list(range(20))
-    destination.close()
+    assert sorted(d["n"] for d in fresh.destination.orders.find()) == list(range(20))

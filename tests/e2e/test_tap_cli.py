@@ -72,7 +72,7 @@ def test_unreachable_server_fails_within_the_timeout_naming_host_and_cause_but_n
 
 
 def test_invalid_setting_names_the_setting(tmp_path: Path) -> None:
-    config = _write(tmp_path / "config.json", {"mongodb_uri": "litemongo:///tmp/x", "bson_encoding": "bsonish"})
+    config = _write(tmp_path / "config.json", {"mongodb_uri": "mongodb://127.0.0.1:9/", "bson_encoding": "bsonish"})
     result = _run("--config", config, "--discover")
     assert result.returncode != 0
     assert "bson_encoding" in result.stderr

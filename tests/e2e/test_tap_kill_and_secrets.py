@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mongodb_common.standin import CODEC_OPTIONS
+from tests.support.deployment import CODEC_OPTIONS
 from tests.support.singer_io import parse_messages, run_target
 
 if t.TYPE_CHECKING:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import bson
 import pytest
 
-from mongodb_common.standin import CODEC_OPTIONS
+from tests.support.bson_samples import storable_on_test_server
+from tests.support.deployment import CODEC_OPTIONS
 from tests.support.nasty_documents import nasty_documents
 from tests.support.singer_io import run_tap, run_target
 
@@ -24,7 +25,7 @@ def _by_id(collection: object) -> dict[bytes, bytes]:
 def test_every_nasty_document_survives_tap_then_target(deployment: Deployment, naming: str) -> None:
     source = deployment.database("src").things
     for document in nasty_documents():
-        source.insert_one(document)
+        source.insert_one(storable_on_test_server(document))
     messages = run_tap(deployment.config(database_includes=[deployment.db_name("src")], bson_encoding="extended_json"))
     run_target(deployment.config(database=deployment.db_name("dst"), collection_naming=naming), messages)
     copied = deployment.database("dst").things
@@ -70,7 +71,7 @@ def test_plain_encoding_restores_every_homogeneous_field_exactly(deployment: Dep
     # scope; those need extended_json (test above), as docs/bson-types.md says.
     for lossy in ("dbref", "dbref_db", "regex_python", "array_mixed", "code_with_scope"):
         document.pop(lossy)
-    source.insert_one(document)
+    source.insert_one(storable_on_test_server(document))
     run_target(
         deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix"),
         run_tap(deployment.config(database_includes=[deployment.db_name("src")])),

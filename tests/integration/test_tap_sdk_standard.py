@@ -1,15 +1,12 @@
 """The Singer SDK's standard tap tests, on a database holding every BSON type.
 
-No standard test is excluded. The deployment is the stand-in, or the server MONGODB_URI names
-(seeded into a database of its own, dropped at the end of the session).
+No standard test is excluded. The deployment is this test process's server, or the one
+MONGODB_URI names (seeded into a database of its own, dropped at the end of the session).
 """
 
 from __future__ import annotations
 
-import atexit
 import datetime
-import shutil
-import tempfile
 import typing as t
 
 from bson import Int64, ObjectId
@@ -17,24 +14,20 @@ from singer_sdk.testing import get_tap_test_class
 
 from mongodb_common.client_factory import create_client
 from tap_mongodb.tap import TapMongoDB
-from tests.support.bson_samples import every_type_document
-from tests.support.deployment import REAL_URI, SHARED_DATABASE_PREFIX, connector_config
+from tests.support.bson_samples import every_type_document, storable_on_test_server
+from tests.support.deployment import SHARED_DATABASE_PREFIX, connector_config
+from tests.support.server import shared_uri
 
 UTC = datetime.timezone.utc
 DATABASE = f"{SHARED_DATABASE_PREFIX}tap"  # dropped by conftest at the end of the run
 
 
 def _seeded_uri() -> str:
-    if REAL_URI:
-        uri = REAL_URI
-    else:
-        directory = tempfile.mkdtemp(prefix="tap-mongodb-sdk-")
-        atexit.register(shutil.rmtree, directory, ignore_errors=True)
-        uri = f"litemongo://{directory}"
+    uri = shared_uri()  # the suite's config is needed at collection time, before fixtures
     database = create_client({"mongodb_uri": uri})[DATABASE]
     # Upserts of fixed ids: every xdist worker seeds, and they all get the same data.
     for n in range(3):
-        document = every_type_document(ObjectId(f"{n:024x}"))
+        document = storable_on_test_server(every_type_document(ObjectId(f"{n:024x}")))
         database.every_type.replace_one({"_id": document["_id"]}, document, upsert=True)
     for order in [
         {

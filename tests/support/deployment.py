@@ -1,25 +1,33 @@
-"""Where integration tests get their MongoDB: a real server when MONGODB_URI is set, else the stand-in.
+"""The deployment an integration test works in: a real server, in databases of its own.
 
 Every test works in databases named with a unique prefix and drops them afterwards, so the
-same tests can run against a shared real deployment.
+same tests can run against a shared real deployment (MONGODB_URI).
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import typing as t
 import uuid
+
+from bson.codec_options import CodecOptions, DatetimeConversion
 
 from mongodb_common.client_factory import create_client
 
 if t.TYPE_CHECKING:
     import pymongo
 
-REAL_URI = os.environ.get("MONGODB_URI")
-
 # Shared by every pytest-xdist worker of one run (test ids must not differ between workers).
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", "solo")[:8]
 SHARED_DATABASE_PREFIX = f"sdk_suite_{RUN_ID}_"
+
+# How tests read documents back to compare them with what was written: every year, aware UTC.
+CODEC_OPTIONS: CodecOptions = CodecOptions(
+    tz_aware=True,
+    tzinfo=datetime.timezone.utc,
+    datetime_conversion=DatetimeConversion.DATETIME_AUTO,
+)
 
 
 def connector_config(uri: str, **settings: t.Any) -> dict[str, t.Any]:
@@ -33,7 +41,6 @@ class Deployment:
         self.uri = uri
         self.client: pymongo.MongoClient = create_client({"mongodb_uri": uri})
         self.prefix = f"t{uuid.uuid4().hex[:8]}_"
-        self.is_real = not uri.startswith("litemongo://")
 
     def db_name(self, name: str) -> str:
         return f"{self.prefix}{name}"

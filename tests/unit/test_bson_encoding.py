@@ -146,7 +146,7 @@ def _normalized(document: object) -> object:
     """The document as it reads back from MongoDB (Python regex objects come back as Regex)."""
     import bson
 
-    from mongodb_common.standin import CODEC_OPTIONS
+    from tests.support.deployment import CODEC_OPTIONS
 
     return bson.decode(bson.encode(document), codec_options=CODEC_OPTIONS)
 

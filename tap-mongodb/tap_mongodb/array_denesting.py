@@ -21,7 +21,7 @@ import time
 import typing as t
 
 from mongodb_common.singer_fields import DENEST_VERSION, SOURCE_KEY, level_key
-from tap_mongodb.schema_inference import ANY_JSON_TYPES
+from tap_mongodb.schema_tree import ANY_JSON_TYPES
 
 VALUE = "value"
 SEPARATOR = "__"
@@ -73,8 +73,17 @@ def _without_array_type(schema: dict[str, t.Any]) -> dict[str, t.Any] | None:
 class DenestPlan:
     """Built once from a stream's schema: the parent's schema, the child streams, and the splitter."""
 
-    def __init__(self, schema: dict[str, t.Any], *, max_levels: int = 20) -> None:
+    def __init__(
+        self, schema: dict[str, t.Any], *, max_levels: int = 20, child_streams: t.Collection[str] | None = None
+    ) -> None:
+        """`child_streams`: when given, only these arrays (by suffix) become child streams.
+
+        A stream's child streams are fixed when it is discovered (they are catalog entries);
+        an array that only appears later, when a field drifts to an array, stays in the
+        parent record (as JSON text once flattened) until the next discovery.
+        """
         self._max_levels = max_levels
+        self._allowed = None if child_streams is None else frozenset(child_streams)
         self.children: list[ChildStreamSpec] = []
         id_schema = schema.get("properties", {}).get("_id", {"type": "string"})
         self._id_schema = {key: value for key, value in id_schema.items() if key != "required"}
@@ -91,7 +100,7 @@ class DenestPlan:
         properties: dict[str, t.Any] = {}
         for name, sub in schema.get("properties", {}).items():
             types = _types(sub)
-            if "array" in types and level < self._max_levels:
+            if "array" in types and level < self._max_levels and self._may_denest([*path, name]):
                 node.arrays[name] = self._array(sub.get("items") or {}, [*path, name], level)
                 remaining = _without_array_type(sub)
                 if remaining is not None:
@@ -104,6 +113,9 @@ class DenestPlan:
                 properties[name] = sub
         shaped["properties"] = properties
         return shaped, node
+
+    def _may_denest(self, path: list[str]) -> bool:
+        return self._allowed is None or SEPARATOR.join(path) in self._allowed
 
     def _array(self, items: dict[str, t.Any], path: list[str], level: int) -> _ArrayNode:
         suffix = SEPARATOR.join(path)

@@ -6,6 +6,7 @@ import typing as t
 
 from singer_sdk import Stream
 from singer_sdk import singerlib as singer
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_mongodb.streams import discovered_metadata
@@ -70,8 +71,19 @@ class ArrayChildStream(Stream):
     def emit_activate_version_messages(self) -> bool:
         return False  # sent by the parent, after its last document
 
-    def write_schema(self) -> None:
+    def write_schema(self, *, again: bool = False) -> None:
+        """Before the parent writes the first row; `again` after the schema widened."""
+        if again:
+            self._schema_written = False
         self._write_schema_message()
+
+    def adopt_schema(self, schema: dict[str, t.Any]) -> None:
+        """The schema the parent's shape now gives these rows (it only ever widens)."""
+        self._schema = self._input_schema = schema
+        self._tap.mapper.register_raw_stream_schema(
+            self.name, get_selected_schema(self.name, schema, self.mask), self.primary_keys
+        )
+        self._stream_maps = None
 
     def write_rows(self, rows: list[dict[str, t.Any]], version: int | None) -> None:
         self._stream_version = version

@@ -11,8 +11,12 @@ A stream's state entry looks like::
      "replication_key_value": {"$date": "2024-05-01T10:00:00.000Z"},   # INCREMENTAL
      "version": 1714557600000,                                       # FULL_TABLE in progress
      "last_id": {"$oid": "6630c2f0a1b2c3d4e5f60718"},                 # FULL_TABLE resume point
-     "log_position": {"resume_token": {"_data": "8266..."}}}          # LOG_BASED (change streams)
+     "log_position": {"resume_token": {"_data": "8266..."}},          # LOG_BASED (change streams)
+     "schema": {"type": "object", "properties": {...}}}               # once the data widened it
     # or {"log_position": {"oplog_ts": {"$timestamp": {"t": 1714557600, "i": 3}}}}  (oplog)
+
+`schema` is the stream's document schema as widened by the data (docs/schema-evolution.md):
+the next run starts from it, so no run declares less than an earlier one did.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ REPLICATION_KEY_VALUE = "replication_key_value"
 TABLE_VERSION = "version"
 LAST_ID = "last_id"
 LOG_POSITION = "log_position"
+DOCUMENT_SCHEMA = "schema"
 
 NO_BOOKMARK: t.Final = object()  # "no position yet", distinct from a null key value
 
@@ -98,3 +103,12 @@ def clear_for_resync(state: dict[str, t.Any]) -> None:
     """Forget everything, so the next run starts with a new initial sync."""
     for key in (LOG_POSITION, TABLE_VERSION, LAST_ID):
         state.pop(key, None)
+
+
+def read_document_schema(state: t.Mapping[str, t.Any]) -> dict[str, t.Any] | None:
+    schema = state.get(DOCUMENT_SCHEMA)
+    return schema if isinstance(schema, dict) else None
+
+
+def write_document_schema(state: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
+    state[DOCUMENT_SCHEMA] = schema

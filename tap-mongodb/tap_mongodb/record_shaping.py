@@ -20,13 +20,38 @@ def shaping_requested(config: t.Mapping[str, t.Any]) -> bool:
 
 
 class StreamShape:
-    def __init__(self, stream_id: str, inferred_schema: dict[str, t.Any], config: t.Mapping[str, t.Any]) -> None:
-        self.denest = DenestPlan(inferred_schema) if config.get("denest_arrays") else None
+    """How a stream's documents become its records and its child streams' rows.
+
+    Rebuilt when the stream's schema widens, from the wider schema and the `previous` shape,
+    so child streams stay the same set and columns are only ever added.
+    """
+
+    def __init__(
+        self,
+        stream_id: str,
+        inferred_schema: dict[str, t.Any],
+        config: t.Mapping[str, t.Any],
+        previous: StreamShape | None = None,
+    ) -> None:
+        self.denest = (
+            DenestPlan(inferred_schema, child_streams=list(previous.children) if previous else None)
+            if config.get("denest_arrays")
+            else None
+        )
         parent_schema = self.denest.parent_schema if self.denest else inferred_schema
-        self.parent = ColumnPlan(stream_id, parent_schema, ["_id"], config)
+        self.parent = ColumnPlan(stream_id, parent_schema, ["_id"], config, previous.parent if previous else None)
         specs = self.denest.children if self.denest else []
         self.children: dict[str, tuple[ChildStreamSpec, ColumnPlan]] = {
-            spec.suffix: (spec, ColumnPlan(f"{stream_id}__{spec.suffix}", spec.schema, spec.key_properties, config))
+            spec.suffix: (
+                spec,
+                ColumnPlan(
+                    f"{stream_id}__{spec.suffix}",
+                    spec.schema,
+                    spec.key_properties,
+                    config,
+                    previous.children[spec.suffix][1] if previous and spec.suffix in previous.children else None,
+                ),
+            )
             for spec in specs
         }
 

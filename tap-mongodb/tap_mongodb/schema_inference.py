@@ -26,46 +26,14 @@ from bson.datetime_ms import DatetimeMS
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
 from mongodb_common.bson_codec.decimal128 import decimal_from
 from mongodb_common.bson_codec.singer_encoding import LITERAL, is_lookalike
-from mongodb_common.bson_codec.type_names import (
-    ANNOTATED_TYPES,
-    binary_subtype,
-    bson_type_name,
-    format_for,
-)
+from mongodb_common.bson_codec.type_names import binary_subtype, bson_type_name
+from tap_mongodb.schema_tree import SchemaNode, render_document
 
 # Elements of one array read for the schema: long arrays of alike subdocuments (histories,
 # line items) would otherwise dominate discovery time without telling anything new.
 ITEMS_OBSERVED_PER_ARRAY = 50
 
-# Spelled out rather than `{}`: the SDK and many targets need a "type" on every property.
-ANY_JSON_TYPES = ("array", "boolean", "integer", "number", "object", "string", "null")
-
 _SCALAR_STRING_TYPES = (str, ObjectId, Regex, re.Pattern, MinKey, MaxKey, bytes, uuid.UUID)
-
-
-class _Node:
-    """What the sample showed at one position of the document tree."""
-
-    __slots__ = ("bson_types", "formats", "items", "properties", "subtypes", "types")
-
-    def __init__(self) -> None:
-        self.types: set[str] = set()
-        self.bson_types: set[str] = set()
-        self.subtypes: set[int | None] = set()
-        self.formats: set[str | None] = set()
-        self.properties: dict[str, _Node] = {}
-        self.items: _Node | None = None
-
-    def child(self, key: str) -> _Node:
-        node = self.properties.get(key)
-        if node is None:
-            node = self.properties[key] = _Node()
-        return node
-
-    def item_node(self) -> _Node:
-        if self.items is None:
-            self.items = _Node()
-        return self.items
 
 
 def _plain_scalar(value: t.Any) -> tuple[str, str | None]:  # noqa: PLR0911 - one branch per BSON type
@@ -109,25 +77,34 @@ def _plain_object(value: t.Any) -> dict[str, t.Any] | None:
     return None
 
 
-class SchemaInferrer:
-    """Accumulates observed documents, then renders one JSON Schema for all of them."""
+class ValueObserver:
+    """Records what a BSON value becomes once encoded, into the node for its position.
 
-    def __init__(self, encoding: str) -> None:
-        self._extended = encoding == EXTENDED_JSON
-        self._root = _Node()
-        self.document_count = 0
+    The one place that knows which JSON type and format each BSON value takes in each
+    encoding; sampling and drift handling both go through it, so the schema declared and
+    the records emitted cannot disagree.
+    """
 
-    def observe(self, document: t.Mapping[str, t.Any]) -> None:
-        self.document_count += 1
-        self._observe_object(self._root, document)
+    def __init__(self, encoding: str, *, items_per_array: int | None = None) -> None:
+        self.extended = encoding == EXTENDED_JSON
+        # Sampling reads a few elements per array; drift handling must see every one.
+        self._items_per_array = items_per_array
 
-    def _observe_object(self, node: _Node, document: t.Mapping[str, t.Any]) -> None:
+    def observe_document(self, node: SchemaNode, document: t.Mapping[str, t.Any]) -> None:
         node.types.add("object")
         for key, value in document.items():
-            self._observe(node.child(key), value)
+            self.observe(node.child(key), value)
 
-    def _observe(self, node: _Node, value: t.Any) -> None:
-        if not self._extended:
+    def note_document(self, node: SchemaNode) -> None:
+        """What a subdocument adds at its own position, before its fields are looked at."""
+        node.types.add("object")
+        if not self.extended:
+            node.bson_types.add("object")
+
+    def observe(self, node: SchemaNode, value: t.Any) -> None:
+        if node.accepts_any or node.any_type:
+            return
+        if not self.extended:
             node.bson_types.add(bson_type_name(value))
             if isinstance(value, (bytes, Binary, uuid.UUID)):
                 node.subtypes.add(binary_subtype(value))
@@ -136,26 +113,28 @@ class SchemaInferrer:
         elif isinstance(value, dict) and is_lookalike(value):
             # The codec escapes a document looking like an Extended JSON wrapper.
             node.types.add("object")
-            self._observe_object(node.child(LITERAL), value)
+            self.observe_document(node.child(LITERAL), value)
         elif isinstance(value, dict):
-            self._observe_object(node, value)
+            self.observe_document(node, value)
         elif isinstance(value, (list, tuple)):
             node.types.add("array")
             items = node.item_node()
-            for item in value[:ITEMS_OBSERVED_PER_ARRAY]:
-                self._observe(items, item)
-        elif self._extended:
+            for item in value[: self._items_per_array]:
+                self.observe(items, item)
+        elif self.extended:
             self._observe_json(node, encode_extended_json(value))
         elif (as_object := _plain_object(value)) is not None:
-            self._observe_object(node, as_object)
+            self.observe_document(node, as_object)
         else:
             json_type, json_format = _plain_scalar(value)
             node.types.add(json_type)
             if json_type == "string":
                 node.formats.add(json_format)
 
-    def _observe_json(self, node: _Node, value: t.Any) -> None:
+    def _observe_json(self, node: SchemaNode, value: t.Any) -> None:
         """Observe an already-encoded Extended JSON value (wrappers become objects)."""
+        if node.accepts_any or node.any_type:
+            return
         if isinstance(value, dict):
             node.types.add("object")
             for key, item in value.items():
@@ -170,69 +149,24 @@ class SchemaInferrer:
             node.types.add("string")
             node.formats.add(None)
         else:
-            self._observe(node, value)
+            self.observe(node, value)
+
+
+class SchemaInferrer:
+    """Accumulates sampled documents, then renders one JSON Schema for all of them."""
+
+    def __init__(self, encoding: str) -> None:
+        self._observer = ValueObserver(encoding, items_per_array=ITEMS_OBSERVED_PER_ARRAY)
+        self._root = SchemaNode()
+        self.document_count = 0
+
+    def observe(self, document: t.Mapping[str, t.Any]) -> None:
+        self.document_count += 1
+        self._observer.observe_document(self._root, document)
 
     def schema(self) -> dict[str, t.Any]:
         """The stream schema; `_id` is never null, every other field may be."""
-        root = _render(self._root, nullable=False)
-        id_node = self._root.properties.get("_id")
-        properties = root.setdefault("properties", {})
-        if id_node is None:
-            properties["_id"] = _default_id_schema(self._extended)
-        else:
-            properties["_id"] = _render(id_node, nullable=False)
-        root["type"] = "object"
-        root["required"] = ["_id"]
-        return root
-
-
-def _default_id_schema(extended: bool) -> dict[str, t.Any]:
-    """For an empty collection: the ObjectId every driver generates by default."""
-    if extended:
-        return {"type": "object", "properties": {"$oid": {"type": "string"}}}
-    return {"type": "string", "format": format_for("objectId")}
-
-
-def _render(node: _Node, *, nullable: bool = True) -> dict[str, t.Any]:
-    types = set(node.types)
-    if types == {"null"}:
-        return {"type": list(ANY_JSON_TYPES)}  # only ever null in the sample: allow anything
-    if "integer" in types and "number" in types:
-        types.discard("integer")
-    if nullable:
-        types.add("null")
-    else:
-        types.discard("null")
-    schema: dict[str, t.Any] = {}
-    if types:
-        ordered = sorted(types, key=lambda name: (name == "null", name))
-        schema["type"] = ordered[0] if len(ordered) == 1 else ordered
-    if "object" in types:
-        schema["properties"] = {key: _render(child) for key, child in node.properties.items()}
-    if "array" in types:
-        schema["items"] = _render(node.items) if node.items is not None and node.items.types else {}
-    if types - {"null"} == {"string"} and len(node.formats) == 1:
-        (only_format,) = node.formats
-        if only_format:
-            schema["format"] = only_format
-    _annotate_bson_type(schema, node)
-    return schema
-
-
-def _annotate_bson_type(schema: dict[str, t.Any], node: _Node) -> None:
-    """An ``x-bson-*`` format where plain JSON hides the type and the sample shows only one.
-
-    Dates keep ``date-time`` (understood by every target) unless a year is out of its
-    range; a UUID keeps ``uuid``. target-mongodb restores the exact type from either.
-    """
-    bson_types = node.bson_types - {"null"}
-    if len(bson_types) != 1:
-        return
-    (bson_type,) = bson_types
-    if bson_type not in ANNOTATED_TYPES or schema.get("format") in {"date-time", "uuid"}:
-        return
-    subtype = next(iter(node.subtypes)) if bson_type == "binData" and len(node.subtypes) == 1 else None
-    schema["format"] = format_for(bson_type, subtype)
+        return render_document(self._root, self._observer.extended)
 
 
 def infer_schema(documents: t.Iterable[t.Mapping[str, t.Any]], encoding: str) -> dict[str, t.Any]:

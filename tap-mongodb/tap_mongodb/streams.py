@@ -15,6 +15,7 @@ import typing as t
 import pymongo
 from singer_sdk import Stream
 from singer_sdk import singerlib as singer
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -35,7 +36,7 @@ if t.TYPE_CHECKING:
 
     from tap_mongodb.array_streams import ArrayChildStream
     from tap_mongodb.discovery import CollectionInfo
-    from tap_mongodb.record_shaping import StreamShape
+    from tap_mongodb.stream_schema import StreamSchema
     from tap_mongodb.tap import TapMongoDB
 
 FULL_TABLE = "FULL_TABLE"
@@ -87,18 +88,10 @@ class CollectionStream(Stream):
     # conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(
-        self,
-        tap: TapMongoDB,
-        info: CollectionInfo,
-        schema: dict[str, t.Any],
-        shape: StreamShape | None = None,
-        inferred_schema: dict[str, t.Any] | None = None,
-    ) -> None:
-        super().__init__(tap, schema=schema, name=info.stream_id)
+    def __init__(self, tap: TapMongoDB, info: CollectionInfo, declared: StreamSchema) -> None:
+        super().__init__(tap, schema=declared.record_schema, name=info.stream_id)
         self.info = info
-        self.shape = shape
-        self._inferred_schema = inferred_schema
+        self.declared = declared
         self.array_children: dict[str, ArrayChildStream] = {}
         self.primary_keys = ["_id"]
         self._configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
@@ -122,7 +115,7 @@ class CollectionStream(Stream):
             self.info,
             replication_method=self.forced_replication_method,
             replication_key=self.replication_key,
-            inferred_schema=self._inferred_schema if self.shape else None,
+            inferred_schema=self.declared.document_schema if self.declared.shape else None,
         )
 
     @property
@@ -241,13 +234,53 @@ class CollectionStream(Stream):
             batch_size = self.config.get("cursor_batch_size")
             yield from cursor.batch_size(batch_size) if batch_size else cursor
 
+    def _admit(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The document as it may be emitted under the declared schema, declared first if it widened."""
+        admitted, widened = self.declared.admit(document)
+        if widened:
+            self._declare_widened_schema()
+        return admitted
+
+    def _declare_widened_schema(self) -> None:
+        """The new schema reaches the target (and STATE) before any record that needs it."""
+        self._adopt_record_schema()
+        self._write_schema_message()
+        for child in self._selected_children():
+            child.write_schema(again=True)
+        bookmarks.write_document_schema(self.stream_state, self.declared.document_schema)
+        self.state_manager.is_flushed = False
+
+    def _adopt_record_schema(self) -> None:
+        """Make the SDK (its stream maps, pruning and SCHEMA messages) use the declared schema."""
+        self._schema = self._input_schema = self.declared.record_schema
+        self._tap.mapper.register_raw_stream_schema(
+            self.name, get_selected_schema(self.name, self._schema, self.mask), self.primary_keys
+        )
+        self._stream_maps = None
+        shape = self.declared.shape
+        for suffix, child in self.array_children.items():
+            if shape is not None and suffix in shape.children:
+                child.adopt_schema(shape.children[suffix][1].schema)
+
+    def sync(self, context: Context | None = None) -> None:
+        """Start from the schema earlier runs declared (kept in STATE), then sync."""
+        saved = bookmarks.read_document_schema(self.stream_state)
+        if self.replication_method == LOG_BASED:
+            self.declared.declare_deletions()
+        if saved is not None:
+            self.declared.widen_to(saved)
+        self._adopt_record_schema()
+        super().sync(context)
+
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
+            self._admit({"_id": document["_id"]})
             return {"_id": self._encode(document["_id"]), "document": self._encode(document)}
-        record = self._encode(document)
-        if self.shape is None:
+        record = self._encode(self._admit(document))
+        shape = self.declared.shape
+        if shape is None:
             return record
-        record, rows = self.shape.shape(record)
+        record, rows = shape.shape(record)
         for suffix, child_rows in rows.items():
             child = self.array_children.get(suffix)
             if child is not None and child.selected:
@@ -347,12 +380,13 @@ class CollectionStream(Stream):
     def emit_change(self, change: Change) -> None:
         """Write the record for one change: the document's latest state, or its deletion."""
         if change.kind is ChangeKind.DELETE:
+            self._admit({"_id": change.document_id})
             record = {
                 "_id": self._encode(change.document_id),
                 DELETED_AT: ms_to_iso(datetime_to_ms(deleted_at(change))),
             }
-            if self.shape is not None:
-                record = self.shape.parent.shape(record)
+            if self.declared.shape is not None:
+                record = self.declared.shape.parent.shape(record)
         elif change.document is not None:
             record = self._to_record(change.document)
         else:

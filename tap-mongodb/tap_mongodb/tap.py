@@ -22,9 +22,11 @@ from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
-from tap_mongodb.record_shaping import StreamShape, shaping_requested
+from tap_mongodb.record_shaping import shaping_requested
+from tap_mongodb.schema_drift import AUTO, POLICIES
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
 from tap_mongodb.singer_writer import OrjsonSingerWriter
+from tap_mongodb.stream_schema import StreamSchema
 from tap_mongodb.streams import (
     ENVELOPE,
     LOG_BASED,
@@ -130,6 +132,19 @@ class TapMongoDB(Tap):
             description=(
                 "`plain`: ordinary JSON for any target. `extended_json`: MongoDB Extended JSON "
                 "that restores exact BSON types (use it to load into target-mongodb)."
+            ),
+        ),
+        th.Property(
+            "schema_drift",
+            th.StringType,
+            default=AUTO,
+            allowed_values=list(POLICIES),
+            description=(
+                "What a stream does when a document does not fit its declared schema (per stream: catalog "
+                "metadata `schema-drift`). `widen`: the property's type becomes the union of what was seen. "
+                "`split`: the value goes to a sibling property named after its type (`price__string`), as "
+                "Stitch does; columns are only added. `fail`: stop, naming stream, field, `_id` and types. "
+                "`auto`: `split` with the plain encoding, `widen` with extended_json. See docs/schema-evolution.md."
             ),
         ),
         th.Property(
@@ -300,14 +315,17 @@ class TapMongoDB(Tap):
             streams.extend(self._collection_streams(info, self._infer_schema(info)))
         return streams
 
-    def _collection_streams(
-        self, info: CollectionInfo, inferred: dict[str, t.Any], catalog_schema: dict[str, t.Any] | None = None
-    ) -> list[Stream]:
+    def _collection_streams(self, info: CollectionInfo, document_schema: dict[str, t.Any]) -> list[Stream]:
         """A collection's stream, plus its array child streams when `denest_arrays` is on."""
-        shape = StreamShape(info.stream_id, inferred, self.config) if shaping_requested(self.config) else None
-        schema = catalog_schema or (shape.parent.schema if shape else inferred)
-        parent = CollectionStream(self, info, schema, shape, inferred)
-        for suffix, (_spec, plan) in (shape.children if shape else {}).items():
+        declared = StreamSchema(
+            info.stream_id,
+            document_schema,
+            self.config,
+            shaped=shaping_requested(self.config),
+            policy=self.raw_stream_metadata(info.stream_id).get("schema-drift"),
+        )
+        parent = CollectionStream(self, info, declared)
+        for suffix, (_spec, plan) in (declared.shape.children if declared.shape else {}).items():
             keys = list(plan.schema.get("required", []))
             parent.array_children[suffix] = ArrayChildStream(self, parent, suffix, plan.schema, keys)
         return [parent, *parent.array_children.values()]
@@ -318,11 +336,10 @@ class TapMongoDB(Tap):
         parents = [e for e in entries if not self.raw_stream_metadata(e.tap_stream_id).get("parent-tap-stream-id")]
         streams: list[Stream] = []
         for entry in parents:
+            # With shaping on, the catalog's schema is the shaped one; the document schema it
+            # was shaped from travels in the `mongodb-schema` metadata.
             inferred = self.raw_stream_metadata(entry.tap_stream_id).get("mongodb-schema")
-            catalog_schema = entry.schema.to_dict()
-            streams.extend(
-                self._collection_streams(self._info_from_catalog(entry), inferred or catalog_schema, catalog_schema)
-            )
+            streams.extend(self._collection_streams(self._info_from_catalog(entry), inferred or entry.schema.to_dict()))
         known = {stream.name for stream in streams}
         for entry in entries:
             if entry.tap_stream_id not in known:

@@ -1,0 +1,86 @@
+"""A stream's declared schema through a run: from the catalog and STATE, widened by the data.
+
+Two levels: the *document schema* (what the documents hold, as the sample inferred it) and
+the *record schema* the stream declares in SCHEMA messages (the document schema shaped into
+columns and child streams when flattening, de-nesting, safe names or a column cap are on).
+Drift is decided at the document level (schema_drift.py); the shapes follow. The document
+schema is what STATE keeps between runs (bookmarks.py), so a run never declares less than
+the runs before it, whatever a new `--discover` sampled.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+from mongodb_common.bson_codec import PLAIN
+from mongodb_common.singer_fields import DELETED_AT
+from tap_mongodb.record_shaping import StreamShape
+from tap_mongodb.schema_drift import AUTO, DriftGuard, effective_policy
+from tap_mongodb.schema_inference import ValueObserver
+from tap_mongodb.schema_tree import merge_into, parse, render_document
+
+logger = logging.getLogger(__name__)
+
+DELETED_AT_SCHEMA: dict[str, t.Any] = {"type": ["string", "null"], "format": "date-time"}
+
+
+class StreamSchema:
+    """The declared schema of one stream, and how documents are admitted into it."""
+
+    def __init__(
+        self,
+        stream: str,
+        document_schema: dict[str, t.Any],
+        config: t.Mapping[str, t.Any],
+        *,
+        shaped: bool,
+        policy: str | None = None,
+    ) -> None:
+        self.stream = stream
+        self._config = config
+        encoding = str(config.get("bson_encoding") or PLAIN)
+        self._observer = ValueObserver(encoding)
+        self._guard = DriftGuard(
+            stream,
+            parse(document_schema),
+            self._observer,
+            effective_policy(policy or str(config.get("schema_drift") or AUTO), encoding),
+        )
+        self.shape = StreamShape(stream, self.document_schema, config) if shaped else None
+
+    @property
+    def document_schema(self) -> dict[str, t.Any]:
+        return render_document(self._guard.root, self._observer.extended)
+
+    @property
+    def record_schema(self) -> dict[str, t.Any]:
+        return self.shape.parent.schema if self.shape is not None else self.document_schema
+
+    def declare_deletions(self) -> bool:
+        """LOG_BASED streams also emit deletions, marked by `_sdc_deleted_at`."""
+        return self.widen_to({"type": "object", "properties": {DELETED_AT: DELETED_AT_SCHEMA}})
+
+    def widen_to(self, schema: dict[str, t.Any]) -> bool:
+        """Take in another declaration of this stream (an earlier run's); True if it widened."""
+        before = self.document_schema
+        merge_into(self._guard.root, parse(schema))
+        self._guard.root.clear_memos()
+        return self._reshape(before)
+
+    def admit(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+        """The document to emit, and whether the declared schema had to widen for it."""
+        admitted, changed = self._guard.admit(document)
+        if changed:
+            for change in self._guard.take_changes():
+                logger.warning("Stream %s: %s", self.stream, change)
+            if self.shape is not None:
+                self.shape = StreamShape(self.stream, self.document_schema, self._config, previous=self.shape)
+        return admitted, changed
+
+    def _reshape(self, before: dict[str, t.Any]) -> bool:
+        if self.document_schema == before:
+            return False
+        if self.shape is not None:
+            self.shape = StreamShape(self.stream, self.document_schema, self._config, previous=self.shape)
+        return True

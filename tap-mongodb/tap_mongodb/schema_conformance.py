@@ -41,7 +41,7 @@ def _kind(value: t.Any) -> t.Any:
     return kind
 
 
-def _holds_object_like_scalars(node: SchemaNode) -> bool:
+def holds_object_like_scalars(node: SchemaNode) -> bool:
     """An object schema that came from Timestamps, DBRefs or scoped code, not documents.
 
     A document of the same shape fits it as JSON, but would lose the `x-bson-*` annotation
@@ -87,7 +87,7 @@ class ConformanceChecker:
         return verdict
 
     def _subdocument_fits(self, value: dict[str, t.Any], node: SchemaNode) -> bool:
-        if (value and next(iter(value)).startswith("$") and is_lookalike(value)) or _holds_object_like_scalars(node):
+        if (value and next(iter(value)).startswith("$") and is_lookalike(value)) or holds_object_like_scalars(node):
             return self.exactly_fits(value, node)
         return self.document_fits(value, node)
 

@@ -24,7 +24,7 @@ from mongodb_common.bson_codec import EXTENDED_JSON
 from mongodb_common.bson_codec.singer_encoding import is_lookalike
 from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.singer_fields import DELETED_AT
-from tap_mongodb.schema_conformance import ConformanceChecker
+from tap_mongodb.schema_conformance import ConformanceChecker, holds_object_like_scalars
 from tap_mongodb.schema_tree import STRING_FORMATS, SchemaNode, render, render_document
 
 if t.TYPE_CHECKING:
@@ -87,6 +87,7 @@ class DriftGuard:
         before = render(self.root, nullable=False)
         self._document_id = document.get("_id")
         admitted = self._admit_object(document, self.root, [])
+        self.root.settle()
         self.root.clear_memos()
         changed = render(self.root, nullable=False) != before
         if not changed:
@@ -118,6 +119,8 @@ class DriftGuard:
     ) -> tuple[str, t.Any]:
         """One value that does not fit its property: the key it goes under, and the value."""
         at = [*path, key]
+        if _is_document(value) and "object" in child.types and not holds_object_like_scalars(child):
+            return key, self._admit_object(value, child, at)  # the difference is inside: field by field
         if self._policy == FAIL:
             self._fail(at, value, child)
         is_key = not path and key in {"_id", DELETED_AT}  # never split: they identify the record
@@ -127,9 +130,9 @@ class DriftGuard:
             if sibling not in parent.properties:
                 self._changes.append(f"field {'.'.join(at)!r} holds {seen}: split into {sibling!r}")
             key, at, child = sibling, [*path, sibling], parent.child(sibling)
-        elif not isinstance(value, dict):
+        elif not _is_document(value):
             self._changes.append(f"field {'.'.join(at)!r} widened for {seen} ({type_label(render(child))} before)")
-        if isinstance(value, dict) and not is_lookalike(value) and ("object" in child.types or not child.types):
+        if _is_document(value) and ("object" in child.types or not child.types):
             return key, self._admit_object(value, child, at)
         self._observer.observe(child, value)
         return key, value
@@ -174,6 +177,10 @@ class DriftGuard:
             f"{type_label(render(child))} (schema_drift is 'fail'; set it to 'widen' or 'split' to go on)"
         )
         raise SchemaDriftError(msg)
+
+
+def _is_document(value: t.Any) -> bool:
+    return isinstance(value, dict) and not is_lookalike(value)
 
 
 def _types(schema: t.Any) -> set[str]:

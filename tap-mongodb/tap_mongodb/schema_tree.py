@@ -77,6 +77,20 @@ class SchemaNode:
             self.items = SchemaNode()
         return self.items
 
+    def settle(self) -> None:
+        """A field seen only as null, once declared, is declared as "any type": keep it so.
+
+        Sampling still refines such a field from later documents; a declared schema must not,
+        since "any type" narrowing to one type would take back what targets were promised.
+        """
+        if self.types == {"null"} and not self.accepts_any:
+            self.any_type = True
+            self.types = set(_ANY_TYPES)
+        for node in self.properties.values():
+            node.settle()
+        if self.items is not None:
+            self.items.settle()
+
     def clear_memos(self) -> None:
         self.memo.clear()
         for node in self.properties.values():

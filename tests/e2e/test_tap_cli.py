@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.schema_invariant import assert_records_fit_their_schemas
+
 if t.TYPE_CHECKING:
     from tests.support.deployment import Deployment
 
@@ -47,6 +49,7 @@ def test_discover_then_sync_with_the_catalog_and_state(deployment: Deployment, t
     synced = _run("--config", config, "--catalog", catalog)
     assert synced.returncode == 0, synced.stderr
     messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    assert_records_fit_their_schemas(messages)
     assert [m["record"]["total"] for m in messages if m["type"] == "RECORD"] == [0.0, 1.5, 3.0, 4.5, 6.0]
     assert messages[-1]["type"] == "STATE"
     state = _write(tmp_path / "state.json", messages[-1]["value"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.deployment import CODEC_OPTIONS
+from tests.support.schema_invariant import assert_records_fit_their_schemas
 from tests.support.singer_io import parse_messages, run_target
 
 if t.TYPE_CHECKING:
@@ -99,6 +100,7 @@ def test_sigterm_writes_state_and_exits_zero(deployment: Deployment, tmp_path: P
     rest, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     messages = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
+    assert_records_fit_their_schemas(messages)
     emitted = [m["record"]["_id"] for m in messages if m["type"] == "RECORD"]
     last_state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
     progress = last_state["bookmarks"][f"{deployment.prefix}src-orders"]

@@ -10,6 +10,7 @@ import typing as t
 
 from tap_mongodb.singer_writer import serialize
 from tap_mongodb.tap import TapMongoDB
+from tests.support.schema_invariant import assert_records_fit_their_schemas
 
 
 class SimulatedKillError(Exception):
@@ -18,7 +19,8 @@ class SimulatedKillError(Exception):
 
 def parse_messages(text: str) -> list[dict[str, t.Any]]:
     """As a Singer target reads them: non-integral numbers as Decimal, no digit lost."""
-    return [json.loads(line, parse_float=decimal.Decimal) for line in text.splitlines() if line.strip()]
+    # Lines end at "\n" only: str.splitlines would also split inside strings holding U+0085 or U+2028.
+    return [json.loads(line, parse_float=decimal.Decimal) for line in text.split("\n") if line.strip()]
 
 
 def run_tap(
@@ -31,7 +33,8 @@ def run_tap(
 ) -> list[dict[str, t.Any]]:
     """Sync and return the Singer messages; with `stop_after_records`, die after that many.
 
-    `messages_out` receives the messages written, even when the tap fails.
+    `messages_out` receives the messages written, even when the tap fails. Every RECORD is
+    checked against its stream's latest SCHEMA (tests/support/schema_invariant.py).
     """
     raw = io.BytesIO()
     stdout = io.TextIOWrapper(raw, encoding="utf-8")
@@ -49,6 +52,7 @@ def run_tap(
         messages = parse_messages(raw.getvalue().decode())
         if messages_out is not None:
             messages_out.extend(messages)
+    assert_records_fit_their_schemas(messages)
     return messages
 
 

@@ -60,3 +60,25 @@ def assert_records_fit_their_schemas(messages: t.Iterable[t.Mapping[str, t.Any]]
                 raise SchemaViolationError(msg)
             checked += 1
     return checked
+
+
+def declares_at_least(after: t.Any, before: t.Any) -> bool:
+    """Every value `before` admits, `after` admits (on the keywords the tap writes): it only widened."""
+    if not isinstance(before, dict) or "type" not in before:
+        return before == after
+    if not isinstance(after, dict) or "type" not in after:
+        return True
+    wider = _types(after) | ({"integer"} if "number" in _types(after) else set())
+    if not _types(before) <= wider:
+        return False
+    if after.get("format") and after.get("format") != before.get("format"):
+        return False
+    for key, schema in before.get("properties", {}).items():
+        if key not in after.get("properties", {}) or not declares_at_least(after["properties"][key], schema):
+            return False
+    return not (before.get("items") and not declares_at_least(after.get("items", {}), before["items"]))
+
+
+def _types(schema: t.Mapping[str, t.Any]) -> set[str]:
+    declared = schema["type"]
+    return {declared} if isinstance(declared, str) else set(declared)

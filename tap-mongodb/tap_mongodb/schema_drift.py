@@ -134,8 +134,33 @@ class DriftGuard:
             self._changes.append(f"field {'.'.join(at)!r} widened for {seen} ({type_label(render(child))} before)")
         if _is_document(value) and ("object" in child.types or not child.types):
             return key, self._admit_object(value, child, at)
+        if isinstance(value, list):
+            return key, self._admit_array(value, child, at)
         self._observer.observe(child, value)
         return key, value
+
+    def _admit_array(self, values: list[t.Any], node: SchemaNode, path: list[str]) -> list[t.Any]:
+        """Elements widen the item schema; fields of document elements follow the policy (rows
+        of a de-nested array are columns too)."""
+        if node.accepts_any or node.any_type:
+            return values
+        node.types.add("array")
+        if not self._observer.extended:
+            node.bson_types.add("array")
+        items = node.item_node()
+        admitted = []
+        for value in values:
+            if self._checker.value_fits(value, items):
+                admitted.append(value)
+            elif _is_document(value) and ("object" in items.types or not items.types):
+                admitted.append(self._admit_object(value, items, [*path, "[]"]))
+            elif isinstance(value, list):
+                admitted.append(self._admit_array(value, items, [*path, "[]"]))
+            else:
+                self._changes.append(f"items of {'.'.join(path)!r} widened for {type_label(self._value_schema(value))}")
+                self._observer.observe(items, value)
+                admitted.append(value)
+        return admitted
 
     def _same_column_type(self, value: t.Any, child: SchemaNode) -> bool:
         """The value differs only where destinations' column types do not (`x-bson-*` formats,

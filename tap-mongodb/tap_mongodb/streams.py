@@ -30,6 +30,7 @@ from tap_mongodb import bookmarks
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.queries import after_filter, before_bracket_filter
+from tap_mongodb.raw_documents import decoded, raw_view
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -230,9 +231,9 @@ class CollectionStream(Stream):
     def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> t.Iterator[dict[str, t.Any]]:
         namespace = f"{self.info.database}.{self.info.collection}"
         with explained_privileges("find", namespace, f"the `read` role on database {self.info.database!r}"):
-            cursor = self.collection.find(query, self._projection(), sort=sort)
+            cursor = raw_view(self.collection).find(query, self._projection(), sort=sort)
             batch_size = self.config.get("cursor_batch_size")
-            yield from cursor.batch_size(batch_size) if batch_size else cursor
+            yield from decoded(cursor.batch_size(batch_size) if batch_size else cursor, self.collection.codec_options)
 
     def _admit(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         """The document as it may be emitted under the declared schema, declared first if it widened."""

@@ -22,6 +22,7 @@ from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
+from tap_mongodb.raw_documents import decoded, raw_view
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.schema_drift import AUTO, POLICIES
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
@@ -375,7 +376,10 @@ class TapMongoDB(Tap):
         namespace = f"{info.database}.{info.collection}"
 
         def read_sample() -> list[dict[str, t.Any]]:
-            return list(collection.aggregate([{"$sample": {"size": size}}])) if size > 0 else []
+            if size <= 0:
+                return []
+            sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
+            return list(decoded(sampled, collection.codec_options))
 
         with explained_privileges("sample documents ($sample) of", namespace, f"the `read` role on {info.database!r}"):
             sample = call_with_retries(

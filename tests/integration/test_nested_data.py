@@ -127,3 +127,71 @@ def test_a_resynced_document_replaces_its_array_rows_in_target_mongodb(deploymen
     assert tags.count_documents({"_sdc_source_key__id": ObjectId(parent_id)}) == 0
     # Other parents' rows are untouched.
     assert items.count_documents({}) == 1 + sum(n % 4 for n in range(6) if n != 3)
+
+
+def _rows(messages: list[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+@pytest.mark.parametrize("policy", ["split", "widen"])
+def test_flattening_keeps_a_field_that_is_a_document_in_one_record_and_text_in_another(
+    deployment: Deployment, policy: str
+) -> None:
+    source = deployment.database("shop").people
+    source.insert_many([{"_id": 1, "address": "Main St 1"}, {"_id": 2, "address": "Side St 2"}])
+    config = deployment.config(flattening_enabled=True, flattening_max_depth=3, schema_drift=policy)
+    catalog = discover(config)  # sampled before the drift: `address` is text
+    source.insert_one({"_id": 3, "address": {"city": "Oslo", "zip": "0150"}})
+    rows = {row["_id"]: row for row in _rows(run_tap(config, catalog=catalog), f"{deployment.prefix}shop-people")}
+    assert rows[1]["address"] == "Main St 1"
+    document_columns = "address__object__" if policy == "split" else "address__"
+    assert rows[3][f"{document_columns}city"] == "Oslo"
+    assert rows[3][f"{document_columns}zip"] == "0150"
+
+
+def test_a_document_valued_id_stays_one_usable_key_column_and_array_rows_carry_it(deployment: Deployment) -> None:
+    deployment.database("shop").lines.insert_many(
+        [
+            {"_id": {"order": 1, "line": 1}, "items": [{"sku": "a"}, {"sku": "b"}]},
+            {"_id": {"order": 1, "line": 2}, "items": [{"sku": "c"}]},
+            {"_id": "legacy", "items": []},
+        ]
+    )
+    messages = run_tap(deployment.config(**SHAPING))
+    stream = f"{deployment.prefix}shop-lines"
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == stream)
+    assert schema["key_properties"] == ["_id"]
+    parents = _rows(messages, stream)
+    # In _id order, as MongoDB sorts them: strings before documents.
+    assert [row["_id"] for row in parents] == ["legacy", '{"order":1,"line":1}', '{"order":1,"line":2}']
+    children = _rows(messages, f"{stream}__items")
+    assert [(row["_sdc_source_key__id"], row["sku"]) for row in children] == [
+        ('{"order":1,"line":1}', "a"),
+        ('{"order":1,"line":1}', "b"),
+        ('{"order":1,"line":2}', "c"),
+    ]
+    assert all(row["_sdc_source_key__id"] in {parent["_id"] for parent in parents} for row in children)
+
+
+def test_array_rows_follow_drift_inside_elements_and_a_new_array_stays_in_the_parent(deployment: Deployment) -> None:
+    source = deployment.database("shop").orders
+    source.insert_many([{"_id": n, "items": [{"sku": f"s{n}", "qty": n}], "note": "x"} for n in range(3)])
+    config = deployment.config(**SHAPING)
+    catalog = discover(config)
+    source.insert_one({"_id": 9, "items": [{"sku": "z", "qty": "two", "gift": True}], "note": ["not", "text"]})
+    messages = run_tap(config, catalog=catalog)
+    orders = f"{deployment.prefix}shop-orders"
+    rows = [row for row in _rows(messages, f"{orders}__items") if row["_sdc_source_key__id"] == 9]
+    assert rows == [
+        {
+            "_sdc_source_key__id": 9,
+            "_sdc_level_0_id": 0,
+            "_sdc_denest_version": rows[0]["_sdc_denest_version"],
+            "sku": "z",
+            "qty__string": "two",
+            "gift": True,
+        }
+    ]
+    parent = next(row for row in _rows(messages, orders) if row["_id"] == 9)
+    assert parent["note__array"] == '["not","text"]'  # no child stream was discovered for it: JSON text
+    assert not [m for m in messages if m["type"] == "SCHEMA" and m["stream"].endswith("__note__array")]

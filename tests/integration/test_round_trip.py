@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import bson
 import pytest
+from bson import Int64, ObjectId
 
 from tests.support.bson_samples import storable_on_test_server
 from tests.support.deployment import CODEC_OPTIONS
@@ -76,4 +77,29 @@ def test_plain_encoding_restores_every_homogeneous_field_exactly(deployment: Dep
         deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix"),
         run_tap(deployment.config(database_includes=[deployment.db_name("src")])),
     )
+    assert _by_id(deployment.database("dst").things) == _by_id(source)
+
+
+def _odd_name_documents() -> list[dict[str, object]]:
+    """Top-level names MongoDB stores since 5.0: `$`-prefixed, dotted, empty; some look like BSON."""
+    from tests.support.bson_samples import every_type_document
+
+    return [
+        {"_id": 1, "$ref": "orders", "$id": 5},  # a driver reads this as a DBRef
+        {"_id": 2, "$ref": "orders", "$id": ObjectId("6630c2f0a1b2c3d4e5f60718"), "$db": "shop", "extra": [1]},
+        {"_id": 3, "$price": 5, "a.b": {"c.d": 1, "$in": [1]}, "": "empty name", "$oid": "not hex"},
+        {**storable_on_test_server(every_type_document(4)), "$odd": Int64(1), "dotted.name": "x"},
+        {"_id": 5, "$numberLong": "12", "$date": 1},
+    ]
+
+
+def test_any_document_mongodb_stores_is_extracted_within_its_schema_and_copied_exactly(
+    deployment: Deployment,
+) -> None:
+    source = deployment.database("src").things
+    source.insert_many(_odd_name_documents())
+    messages = run_tap(deployment.config(database_includes=[deployment.db_name("src")], bson_encoding="extended_json"))
+    assert sorted(m["record"]["_id"] for m in messages if m["type"] == "RECORD") == [1, 2, 3, 4, 5]
+    target = deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix")
+    run_target(target, messages)
     assert _by_id(deployment.database("dst").things) == _by_id(source)

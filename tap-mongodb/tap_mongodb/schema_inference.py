@@ -24,7 +24,7 @@ from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectI
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, encode_extended_json
-from mongodb_common.bson_codec.decimal128 import decimal_from
+from mongodb_common.bson_codec.decimal128 import in_double_range
 from mongodb_common.bson_codec.singer_encoding import LITERAL, is_lookalike
 from mongodb_common.bson_codec.type_names import binary_subtype, bson_type_name
 from tap_mongodb.schema_tree import SchemaNode, render_document
@@ -45,9 +45,7 @@ def _plain_scalar(value: t.Any) -> tuple[str, str | None]:  # noqa: PLR0911 - on
     if isinstance(value, float):
         return ("number", None) if math.isfinite(value) else ("string", None)
     if isinstance(value, Decimal128):
-        number = decimal_from(value)
-        in_double_range = number.is_finite() and (not number or -308 <= number.adjusted() <= 308)
-        return ("number", None) if in_double_range else ("string", None)
+        return ("number", None) if in_double_range(value) else ("string", None)
     if isinstance(value, datetime.datetime):
         return "string", "date-time"
     if isinstance(value, DatetimeMS):

@@ -44,6 +44,9 @@ class SchemaNode:
         "accepts_any",
         "any_type",
         "bson_types",
+        "decimals",
+        "fast",
+        "finite_floats",
         "foreign",
         "formats",
         "items",
@@ -63,8 +66,11 @@ class SchemaNode:
         self.accepts_any = False
         self.any_type = False
         self.foreign: t.Any = None
-        # Verdicts of schema_conformance, per kind of value; cleared whenever the tree changes.
+        # What schema_conformance worked out for this node; forgotten whenever the tree changes.
         self.memo: dict[t.Any, bool] = {}
+        self.fast: frozenset[type] | None = None
+        self.finite_floats = False
+        self.decimals = False
 
     def child(self, key: str) -> SchemaNode:
         node = self.properties.get(key)
@@ -93,6 +99,7 @@ class SchemaNode:
 
     def clear_memos(self) -> None:
         self.memo.clear()
+        self.fast = None
         for node in self.properties.values():
             node.clear_memos()
         if self.items is not None:
@@ -241,4 +248,4 @@ def merge_into(target: SchemaNode, source: SchemaNode) -> None:
         merge_into(target.child(key), child)
     if source.items is not None:
         merge_into(target.item_node(), source.items)
-    target.memo.clear()
+    target.clear_memos()

@@ -77,3 +77,18 @@ def decimal128_text(value: Decimal128) -> str:
     """Same result as ``str(value)`` (NaN without sign or payload, as MongoDB prints it)."""
     number = decimal_from(value)
     return "NaN" if number.is_nan() else str(number)
+
+
+def in_double_range(value: Decimal128) -> bool:
+    """Finite, and zero or with a decimal exponent within ±308 (a JSON number every reader takes).
+
+    Decided from the exponent bits alone when that is enough (a coefficient has at most 34
+    digits, so exponents between -308 and 275 always qualify), else from the exact value.
+    """
+    high = value.__getstate__()[0]
+    if high & _SPECIAL_OR_LARGE_FORM != _SPECIAL_OR_LARGE_FORM:
+        exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+        if -308 <= exponent <= 308 - (_MAX_DIGITS - 1):
+            return True
+    number = decimal_from(value)
+    return number.is_finite() and (not number or -308 <= number.adjusted() <= 308)

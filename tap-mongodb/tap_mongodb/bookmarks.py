@@ -11,8 +11,11 @@ A stream's state entry looks like::
      "replication_key_value": {"$date": "2024-05-01T10:00:00.000Z"},   # INCREMENTAL
      "version": 1714557600000,                                       # FULL_TABLE in progress
      "last_id": {"$oid": "6630c2f0a1b2c3d4e5f60718"},                 # FULL_TABLE resume point
-     "log_position": {"resume_token": {"_data": "8266..."}}}          # LOG_BASED (change streams)
+     "log_position": {"resume_token": {"_data": "8266..."},          # LOG_BASED (change streams)
+                      "cluster_time": {"$timestamp": {"t": 1714557600, "i": 0}}}}
     # or {"log_position": {"oplog_ts": {"$timestamp": {"t": 1714557600, "i": 3}}}}  (oplog)
+
+The resume token is the server's and is stored untouched (see log_positions).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ REPLICATION_KEY_VALUE = "replication_key_value"
 TABLE_VERSION = "version"
 LAST_ID = "last_id"
 LOG_POSITION = "log_position"
+RESYNC = "resync"  # set when the log asked for a new initial sync (start_date does not apply then)
 
 NO_BOOKMARK: t.Final = object()  # "no position yet", distinct from a null key value
 
@@ -96,5 +100,15 @@ def initial_sync_in_progress(state: t.Mapping[str, t.Any]) -> bool:
 
 def clear_for_resync(state: dict[str, t.Any]) -> None:
     """Forget everything, so the next run starts with a new initial sync."""
-    for key in (LOG_POSITION, TABLE_VERSION, LAST_ID):
+    for key in (LOG_POSITION, TABLE_VERSION, LAST_ID, RESYNC):
         state.pop(key, None)
+
+
+def request_resync(state: dict[str, t.Any]) -> None:
+    """Forget everything and remember why: the next run re-syncs, whatever `start_date` says."""
+    clear_for_resync(state)
+    state[RESYNC] = True
+
+
+def resync_requested(state: t.Mapping[str, t.Any]) -> bool:
+    return bool(state.get(RESYNC))

@@ -121,6 +121,7 @@ class ChangeStreamSource(_FollowedNamespaces):
         super().__init__(client, namespaces, **settings)
         self._pre_images: set[Namespace] | None = None
         self._witness_usable = True
+        self._captured: dict[str, t.Any] | None = None
 
     # -- what to open --------------------------------------------------------------------
 
@@ -199,11 +200,18 @@ class ChangeStreamSource(_FollowedNamespaces):
     # -- reading -------------------------------------------------------------------------
 
     def capture(self) -> dict[str, t.Any]:
-        """The position now, for a stream about to start its initial sync."""
-        sampled = sample_cluster_time(self._client)
-        with self._watch(None, None) as cursor:
-            cursor.try_next()
-            return change_stream_position(cursor.resume_token, with_margin(sampled))
+        """The position now, for streams about to start their initial sync.
+
+        One position for the whole run: streams that start together then share one resume
+        token, so the shared cursor resumes exactly (the position precedes every later
+        stream's full-table read as well).
+        """
+        if self._captured is None:
+            sampled = sample_cluster_time(self._client)
+            with self._watch(None, None) as cursor:
+                cursor.try_next()
+                self._captured = change_stream_position(cursor.resume_token, with_margin(sampled))
+        return dict(self._captured)
 
     def start_at(self, moment: Timestamp) -> dict[str, t.Any]:
         return change_stream_position(None, moment)
@@ -320,6 +328,7 @@ class OplogSource(_FollowedNamespaces):
     ) -> None:
         super().__init__(client, namespaces, **settings)
         self._sleep = sleep
+        self._captured: dict[str, t.Any] | None = None
 
     @property
     def _oplog(self) -> pymongo.collection.Collection:
@@ -343,7 +352,10 @@ class OplogSource(_FollowedNamespaces):
         return min(self._edge_ts(pymongo.DESCENDING), sample_cluster_time(self._client))
 
     def capture(self) -> dict[str, t.Any]:
-        return oplog_position(self._fence())
+        """The position now (one per run, as for change streams)."""
+        if self._captured is None:
+            self._captured = oplog_position(self._fence())
+        return dict(self._captured)
 
     def start_at(self, moment: Timestamp) -> dict[str, t.Any]:
         return oplog_position(moment)

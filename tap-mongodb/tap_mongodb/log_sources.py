@@ -9,6 +9,7 @@ when it starts, the reader takes the cluster's current time (its fence) and repo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -207,11 +208,40 @@ class ChangeStreamSource(_FollowedNamespaces):
         stream's full-table read as well).
         """
         if self._captured is None:
-            sampled = sample_cluster_time(self._client)
-            with self._watch(None, None) as cursor:
-                cursor.try_next()
-                self._captured = change_stream_position(cursor.resume_token, with_margin(sampled))
+            self._captured = self._open_position()
         return dict(self._captured)
+
+    def _open_position(self) -> dict[str, t.Any]:
+        """A stream opened now: its first resume token, and the `operationTime` it started at.
+
+        Opened with the aggregate command itself because the driver keeps that operation time
+        to itself: by the change streams specification, a stream opened without a start is
+        resumed with `startAtOperationTime` = that time, so "every change before it is
+        covered" holds exactly, with no margin.
+        """
+        stage: dict[str, t.Any] = {"allChangesForCluster": True} if self.scope == "deployment" else {}
+        pipeline = [{"$changeStream": stage}, *self._pipeline(None)]
+        if self.scope == "collection":
+            database, collection = self._namespaces[0]
+            target: t.Any = collection
+        else:
+            database, target = ("admin" if self.scope == "deployment" else self._databases[0]), 1
+        namespaces = ", ".join(f"{db}.{coll}" for db, coll in self._namespaces)
+        with explained_privileges("open a change stream", namespaces, "the `read` role on those databases"):
+            reply = self._client[database].command("aggregate", target, pipeline=pipeline, cursor={"batchSize": 0})
+        cursor = reply.get("cursor") or {}
+        if cursor.get("id"):
+            # The cursor was opened only for its first token; it would otherwise idle on the server.
+            with contextlib.suppress(pymongo.errors.PyMongoError):
+                collection_name = str(cursor.get("ns", "")).partition(".")[2]
+                self._client[database].command("killCursors", collection_name, cursors=[cursor["id"]])
+        token, started = cursor.get("postBatchResumeToken"), reply.get("operationTime")
+        if token is None or started is None:  # a server without post-batch tokens (before 4.2)
+            sampled = sample_cluster_time(self._client)
+            with self._watch(None, None) as stream:
+                stream.try_next()
+                return change_stream_position(stream.resume_token, with_margin(sampled))
+        return change_stream_position(token, started)
 
     def start_at(self, moment: Timestamp) -> dict[str, t.Any]:
         return change_stream_position(None, moment)

@@ -420,25 +420,31 @@ class OplogSource(_FollowedNamespaces):
         with explained_privileges("read the oplog", "local.oplog.rs", "the `read` role on database 'local'"):
             cursor = self._oplog.find(self._query(after, fence)).sort("$natural", pymongo.ASCENDING)
         pending: list[LogItem] = []
-        group: Timestamp | None = None
-        previous = after
+        group: Timestamp | None = None  # the `ts` being read, until an entry with another one
+        passed = after  # every entry at or before it is handled once `pending` is
         with cursor:
             for entry in cursor:
                 ts = entry["ts"]
-                if group is not None and ts != group:
+                if group is not None and group not in (ts, passed):
                     # Every entry of the previous `ts` (a whole transaction) is in: pass it.
                     pending.append(LogItem(oplog_position(group), None, group, group))
-                    previous = group
-                    if len(pending) >= _REFETCH_BATCH:
-                        yield from resolve_refetches(pending, self._fetch)
-                        pending = []
+                    passed = group
                 group = ts
-                pending.extend(
-                    LogItem(oplog_position(previous), change, ts, ts)
-                    for change in translate_entry(entry)
-                    if self._wanted(change)
-                )
-        if group is not None:
+                # An entry outside a transaction is the only one with its `ts`: its last change
+                # may carry the position at once. A transaction's entries wait for the next `ts`.
+                alone = "txnNumber" not in entry
+                changes = [change for change in translate_entry(entry) if self._wanted(change)]
+                for number, change in enumerate(changes):
+                    last = alone and number == len(changes) - 1
+                    pending.append(LogItem(oplog_position(ts if last else passed), change, ts, ts))
+                if alone:
+                    if not changes:
+                        pending.append(LogItem(oplog_position(ts), None, ts, ts))
+                    passed = ts
+                if len(pending) >= _REFETCH_BATCH:
+                    yield from resolve_refetches(pending, self._fetch)
+                    pending = []
+        if group is not None and passed != group:
             pending.append(LogItem(oplog_position(group), None, group, group))
         yield from resolve_refetches(pending, self._fetch)
 

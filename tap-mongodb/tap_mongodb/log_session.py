@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 RESYNC = "resync"
 FAIL = "fail"
+# A bounded run that has no way to show it caught up on a never-idle deployment (see
+# ChangeStreamSource._witness) stops after this long even with max_run_seconds 0, rather
+# than run forever; it then fails like a run that hit max_run_seconds.
+UNPROVABLE_RUN_SECONDS = 3600.0
 
 
 class LogInvalidatedError(ConnectorError):
@@ -161,7 +165,8 @@ class LogSession:
                 if bounded and item.caught_up:
                     summary.caught_up = True
                     break
-                if self._max_run_seconds and now - started_at >= self._max_run_seconds:
+                limit = self._time_limit(bounded=bounded)
+                if limit and now - started_at >= limit:
                     stopped_by_time = True
                     break
         except LogPositionLostError as exc:
@@ -171,15 +176,28 @@ class LogSession:
         self._checkpoint(followed or self._streams, summary)
         self._report_end(names, summary, bounded=bounded, stopped_by_time=stopped_by_time)
         if bounded and stopped_by_time and not summary.caught_up:
-            lag = "an unknown time" if summary.lag is None else f"{summary.lag:.0f} s"
-            msg = (
-                f"streams {names}: the log could not be read up to this run's start time within "
-                f"max_run_seconds={self._max_run_seconds:g}; the run ended {lag} behind the cluster. Its "
-                "progress is saved in STATE and the next run continues from there: raise max_run_seconds "
-                "(0: no limit) or run more often"
-            )
-            raise LogBehindError(msg)
+            raise self._behind(names, summary)
         return summary
+
+    def _behind(self, names: str, summary: RunSummary) -> LogBehindError:
+        lag = "an unknown time" if summary.lag is None else f"{summary.lag:.0f} s"
+        limit = f"max_run_seconds={self._max_run_seconds:g}"
+        remedy = "raise max_run_seconds (0: no limit) or run more often"
+        if not self._max_run_seconds:
+            limit = f"{UNPROVABLE_RUN_SECONDS:g} s"
+            remedy = "grant the changeStream action on the cluster (see the warning above) or set max_run_seconds"
+        msg = (
+            f"streams {names}: the log could not be read up to this run's start time within {limit}; "
+            f"the run ended {lag} behind the cluster. Its progress is saved in STATE and the next run "
+            f"continues from there: {remedy}"
+        )
+        return LogBehindError(msg)
+
+    def _time_limit(self, *, bounded: bool) -> float:
+        if self._max_run_seconds or not bounded:
+            return self._max_run_seconds
+        proves = getattr(self._source, "proves_progress_while_busy", True)
+        return 0.0 if proves else UNPROVABLE_RUN_SECONDS
 
     # -- positions ------------------------------------------------------------------------
 
@@ -279,7 +297,7 @@ class LogSession:
         if summary.caught_up:
             how = "caught up with the cluster time of the run's start"
         elif stopped_by_time:
-            how = f"stopped after max_run_seconds={self._max_run_seconds:g}"
+            how = f"stopped after {self._time_limit(bounded=bounded):g} s"
         elif not bounded:
             how = "stopped"
         else:

@@ -300,6 +300,11 @@ class ChangeStreamSource(_FollowedNamespaces):
                 raise LogPositionLostError(f"the change stream cannot resume: {exc}") from None
             raise
 
+    @property
+    def proves_progress_while_busy(self) -> bool:
+        """Whether a run can show it caught up while other namespaces never stop writing."""
+        return self.scope == "deployment" or self._witness_usable
+
     def _witness_pause(self, fence: Timestamp | None) -> float:
         # Bounded runs ask often (they end on the answer); continuous runs only for the lag.
         return max(1.0, self._max_await_ms / 1000) if fence is not None else _CONTINUOUS_WITNESS_SECONDS
@@ -447,6 +452,8 @@ class OplogSource(_FollowedNamespaces):
         if group is not None and passed != group:
             pending.append(LogItem(oplog_position(group), None, group, group))
         yield from resolve_refetches(pending, self._fetch)
+
+    proves_progress_while_busy = True  # each pass is a finite query
 
     def _wanted(self, change: Change) -> bool:
         """Changes of followed collections (a transaction's entry holds those of any collection)."""

@@ -281,3 +281,15 @@ def test_a_lost_position_follows_its_policy(policy: str) -> None:
         return
     run.run()
     assert orders.resynced
+
+
+def test_a_run_that_cannot_prove_progress_on_a_busy_deployment_stops_instead_of_running_forever() -> None:
+    orders = Stream("orders", dict(START))
+    source = Source(endless_quiet_batches())
+    source.proves_progress_while_busy = False  # type: ignore[attr-defined]
+    run = session([orders], source)  # max_run_seconds 0: no limit asked for
+    clock = Clock()
+    run._clock = clock
+    with pytest.raises(LogBehindError, match="grant the changeStream action on the cluster"):
+        run.run()
+    assert clock.now >= 3600

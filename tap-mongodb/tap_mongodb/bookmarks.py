@@ -11,12 +11,14 @@ A stream's state entry looks like::
      "replication_key_value": {"$date": "2024-05-01T10:00:00.000Z"},   # INCREMENTAL
      "version": 1714557600000,                                       # FULL_TABLE in progress
      "last_id": {"$oid": "6630c2f0a1b2c3d4e5f60718"},                 # FULL_TABLE resume point
-     "log_position": {"resume_token": {"_data": "8266..."}},          # LOG_BASED (change streams)
+     "log_position": {"resume_token": {"_data": "8266..."},          # LOG_BASED (change streams)
+                      "cluster_time": {"$timestamp": {"t": 1714557600, "i": 0}}},
      "schema": {"type": "object", "properties": {...}}}               # once the data widened it
     # or {"log_position": {"oplog_ts": {"$timestamp": {"t": 1714557600, "i": 3}}}}  (oplog)
 
-`schema` is the stream's document schema as widened by the data (docs/schema-evolution.md):
-the next run starts from it, so no run declares less than an earlier one did.
+The resume token is the server's and is stored untouched (see log_positions). `schema` is
+the stream's document schema as widened by the data (docs/schema-evolution.md): the next run
+starts from it, so no run declares less than an earlier one did.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ TABLE_VERSION = "version"
 LAST_ID = "last_id"
 LOG_POSITION = "log_position"
 DOCUMENT_SCHEMA = "schema"
+RESYNC = "resync"  # set when the log asked for a new initial sync (start_date does not apply then)
 
 NO_BOOKMARK: t.Final = object()  # "no position yet", distinct from a null key value
 
@@ -101,7 +104,7 @@ def initial_sync_in_progress(state: t.Mapping[str, t.Any]) -> bool:
 
 def clear_for_resync(state: dict[str, t.Any]) -> None:
     """Forget everything, so the next run starts with a new initial sync."""
-    for key in (LOG_POSITION, TABLE_VERSION, LAST_ID):
+    for key in (LOG_POSITION, TABLE_VERSION, LAST_ID, RESYNC):
         state.pop(key, None)
 
 
@@ -112,3 +115,13 @@ def read_document_schema(state: t.Mapping[str, t.Any]) -> dict[str, t.Any] | Non
 
 def write_document_schema(state: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
     state[DOCUMENT_SCHEMA] = schema
+
+
+def request_resync(state: dict[str, t.Any]) -> None:
+    """Forget everything and remember why: the next run re-syncs, whatever `start_date` says."""
+    clear_for_resync(state)
+    state[RESYNC] = True
+
+
+def resync_requested(state: t.Mapping[str, t.Any]) -> bool:
+    return bool(state.get(RESYNC))

@@ -10,30 +10,46 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_mongodb.log_changes import Change, ChangeKind
+from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind
 
-_INVALIDATING = {"drop", "rename", "dropDatabase", "invalidate"}
+INVALIDATING = ("drop", "rename", "dropDatabase", "invalidate")
 
 
 def translate_event(event: t.Mapping[str, t.Any]) -> Change | None:
-    """The change an event stands for, or None when it changes no document."""
+    """The change an event stands for, or None when it changes no document.
+
+    An update whose `updateLookup` found nothing is skipped: the document was deleted after
+    the update, and that delete comes later in the log.
+    """
     operation = event.get("operationType")
     namespace = event.get("ns") or {}
     database, collection = namespace.get("db", ""), namespace.get("coll")
     wall_time = event.get("wallTime")
     document_id = (event.get("documentKey") or {}).get("_id")
-    if operation in {"insert", "replace", "update"}:
+    if operation in {INSERT, REPLACE, UPDATE}:
         document = event.get("fullDocument")
         if document is None:
-            # updateLookup found nothing: the document was deleted after this update.
-            return Change(ChangeKind.DELETE, database, collection, document_id, wall_time=wall_time)
-        return Change(ChangeKind.UPSERT, database, collection, document.get("_id", document_id), document, wall_time)
-    if operation == "delete":
-        return Change(ChangeKind.DELETE, database, collection, document_id, wall_time=wall_time)
-    if operation in _INVALIDATING:
+            return None
+        identity = document.get("_id", document_id)
+        return Change(ChangeKind.UPSERT, database, collection, identity, document, wall_time, operation=operation)
+    if operation == DELETE:
+        # The document as it was before the delete, where the collection keeps pre-images
+        # (MongoDB 6.0+ changeStreamPreAndPostImages) and the stream asked for them.
+        before = event.get("fullDocumentBeforeChange")
+        return Change(ChangeKind.DELETE, database, collection, document_id, before, wall_time, operation=DELETE)
+    if operation in INVALIDATING:
         target = event.get("to")
-        reason = f"{operation} of {database}.{collection or '*'}" + (
-            f" to {target.get('db')}.{target.get('coll')}" if isinstance(target, dict) else ""
+        renamed_onto = None
+        reason = f"{operation} of {database}.{collection or '*'}"
+        if isinstance(target, t.Mapping):
+            renamed_onto = (str(target.get("db")), str(target.get("coll")))
+            reason += f" to {renamed_onto[0]}.{renamed_onto[1]}"
+        return Change(
+            ChangeKind.INVALIDATE,
+            database,
+            collection,
+            wall_time=wall_time,
+            reason=reason,
+            also_invalidates=renamed_onto,
         )
-        return Change(ChangeKind.INVALIDATE, database, collection, wall_time=wall_time, reason=reason)
     return None

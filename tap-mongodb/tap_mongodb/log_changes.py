@@ -12,10 +12,16 @@ import datetime
 import enum
 import typing as t
 
+INSERT = "insert"
+UPDATE = "update"
+REPLACE = "replace"
+DELETE = "delete"
+OPERATION_TYPES = (INSERT, UPDATE, REPLACE, DELETE)
+
 
 class ChangeKind(enum.Enum):
     UPSERT = "upsert"  # the document's current full state is in `document`
-    DELETE = "delete"  # the document with `document_id` is gone
+    DELETE = "delete"  # the document with `document_id` is gone (`document`: its last state, when known)
     REFETCH = "refetch"  # the document changed; read its current state by `document_id`
     INVALIDATE = "invalidate"  # the collection was dropped, renamed, or its database dropped
 
@@ -29,8 +35,15 @@ class Change:
     document: dict[str, t.Any] | None = None
     wall_time: datetime.datetime | None = None
     reason: str = ""
+    # The user-facing operation (insert, update, replace, delete) for `operation_types` and
+    # the counts by type; empty for invalidations.
+    operation: str = ""
+    # Also invalidated: the collection a rename replaced (`to`), if any.
+    also_invalidates: tuple[str, str] | None = None
 
     def concerns(self, database: str, collection: str) -> bool:
+        if self.also_invalidates == (database, collection):
+            return True
         return self.database == database and self.collection in {None, collection}
 
 

@@ -5,13 +5,17 @@ document; `o` is a replacement, `$set`/`$unset` modifiers, or a `$v: 2` diff), `
 (`o._id`), `c` command (`applyOps` of a transaction, holding entries of the other kinds;
 `drop`, `renameCollection`, `dropDatabase`), `n` no-op. Updates are never re-applied from
 the entry: the document's current state is read instead, whatever the update format.
+
+mongod writes a transaction as one `applyOps` entry; other servers (SecantusDB) write one
+entry per operation, all with the transaction's `ts` and its `lsid`/`txnNumber`. Both read
+the same here; the reader moves its position past a `ts` only once every entry of it is handled.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from tap_mongodb.log_changes import Change, ChangeKind
+from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind
 
 
 def _split(namespace: str) -> tuple[str, str]:
@@ -31,16 +35,19 @@ def translate_entry(entry: t.Mapping[str, t.Any]) -> list[Change]:
     wall_time = entry.get("wall")
     body = entry.get("o") or {}
     if operation == "i":
-        return [Change(ChangeKind.UPSERT, database, collection, body.get("_id"), dict(body), wall_time)]
+        return [
+            Change(ChangeKind.UPSERT, database, collection, body.get("_id"), dict(body), wall_time, operation=INSERT)
+        ]
     if operation == "u":
         document_id = (entry.get("o2") or {}).get("_id")
         if _is_replacement(body):
+            replacement = {"_id": document_id, **body}
             return [
-                Change(ChangeKind.UPSERT, database, collection, document_id, {"_id": document_id, **body}, wall_time)
+                Change(ChangeKind.UPSERT, database, collection, document_id, replacement, wall_time, operation=REPLACE)
             ]
-        return [Change(ChangeKind.REFETCH, database, collection, document_id, wall_time=wall_time)]
+        return [Change(ChangeKind.REFETCH, database, collection, document_id, wall_time=wall_time, operation=UPDATE)]
     if operation == "d":
-        return [Change(ChangeKind.DELETE, database, collection, body.get("_id"), wall_time=wall_time)]
+        return [Change(ChangeKind.DELETE, database, collection, body.get("_id"), wall_time=wall_time, operation=DELETE)]
     if operation == "c":
         return _command(database, body, wall_time)
     return []  # "n" no-ops, and anything newer
@@ -65,7 +72,17 @@ def _command(database: str, body: t.Mapping[str, t.Any], wall_time: t.Any) -> li
     if "renameCollection" in body:
         source_db, source_collection = _split(str(body["renameCollection"]))
         reason = f"rename of {body['renameCollection']} to {body.get('to')}"
-        return [Change(ChangeKind.INVALIDATE, source_db, source_collection, wall_time=wall_time, reason=reason)]
+        renamed_onto = _split(str(body["to"])) if body.get("to") else None
+        return [
+            Change(
+                ChangeKind.INVALIDATE,
+                source_db,
+                source_collection,
+                wall_time=wall_time,
+                reason=reason,
+                also_invalidates=renamed_onto,
+            )
+        ]
     if "dropDatabase" in body:
         return [
             Change(ChangeKind.INVALIDATE, database, None, wall_time=wall_time, reason=f"dropDatabase of {database}")

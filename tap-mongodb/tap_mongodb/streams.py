@@ -26,7 +26,7 @@ from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_retries
 from mongodb_common.singer_fields import DELETED_AT
-from tap_mongodb import bookmarks
+from tap_mongodb import bookmarks, log_positions
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.queries import after_filter, before_bracket_filter
@@ -341,15 +341,23 @@ class CollectionStream(Stream):
 
         The log position is captured *before* the full-table read, so every change made
         while it runs is read from the log afterwards; changes seen twice are harmless since
-        records always carry a document's latest state.
+        records always carry a document's latest state. With `start_date`, a stream that has
+        never been synced skips the initial sync and reads the log from that time.
         """
         state = self.stream_state
-        if bookmarks.read_log_position(state) is None:
-            position = self._mongo_tap.log_source.current_position()
+        source = self._mongo_tap.log_source
+        if self.log_position is None:
+            start = self._mongo_tap.log_start_time
+            resync = bookmarks.resync_requested(state)
             bookmarks.clear_for_resync(state)
-            bookmarks.write_log_position(state, position)
-            self.logger.info("Initial sync of %s: full-table read, then the log from %s", self.name, position)
-            yield from self._read_full_table()
+            if start is not None and not resync:
+                bookmarks.write_log_position(state, source.start_at(start))
+                self.logger.info("%s: no initial sync; reading the log from start_date (%s)", self.name, start)
+            else:
+                position = source.capture()
+                bookmarks.write_log_position(state, position)
+                self.logger.info("Initial sync of %s: full-table read, then the log", self.name)
+                yield from self._read_full_table()
         elif bookmarks.initial_sync_in_progress(state):
             yield from self._read_full_table()
         if self._mongo_tap.is_last_log_based_stream(self):
@@ -360,7 +368,7 @@ class CollectionStream(Stream):
     @property
     def log_position(self) -> dict[str, t.Any] | None:
         position = bookmarks.read_log_position(self.stream_state)
-        if position is not None and self._mongo_tap.log_source.kind not in position:
+        if position is not None and log_positions.method_of(position) != self._mongo_tap.log_source.method:
             self.logger.warning("%s: saved log position is of another log_method; re-syncing", self.name)
             return None
         return position
@@ -375,24 +383,35 @@ class CollectionStream(Stream):
         return bookmarks.LOG_POSITION not in self.stream_state
 
     def mark_for_resync(self) -> None:
-        bookmarks.clear_for_resync(self.stream_state)
+        bookmarks.request_resync(self.stream_state)
         self.state_manager.is_flushed = False
 
     def emit_change(self, change: Change) -> None:
         """Write the record for one change: the document's latest state, or its deletion."""
         if change.kind is ChangeKind.DELETE:
-            self._admit({"_id": change.document_id})
-            record = {
-                "_id": self._encode(change.document_id),
-                DELETED_AT: ms_to_iso(datetime_to_ms(deleted_at(change))),
-            }
-            if self.declared.shape is not None:
-                record = self.declared.shape.parent.shape(record)
+            record = self._deletion_record(change)
         elif change.document is not None:
             record = self._to_record(change.document)
         else:
             return
         self._write_record_message(record)
+
+    def _deletion_record(self, change: Change) -> dict[str, t.Any]:
+        """`_id` and `_sdc_deleted_at`, plus the document's last values when the log kept them."""
+        when = ms_to_iso(datetime_to_ms(deleted_at(change)))
+        before = change.document
+        if self._envelope:
+            self._admit({"_id": change.document_id})
+            record = {"_id": self._encode(change.document_id), DELETED_AT: when}
+            if before is not None:
+                record["document"] = self._encode(before)
+            return record
+        record = self._encode(self._admit(before if before is not None else {"_id": change.document_id}))
+        record[DELETED_AT] = when
+        shape = self.declared.shape
+        if shape is not None:
+            record = shape.shape(record)[0]  # child rows of a deleted document are not written
+        return record
 
     def write_state_now(self) -> None:
         self._write_state_message()

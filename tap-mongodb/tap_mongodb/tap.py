@@ -20,8 +20,10 @@ from mongodb_common.retries import RetryPolicy, call_with_retries
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
+from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
+from tap_mongodb.log_start import parse_start_time
 from tap_mongodb.raw_documents import decoded, raw_view
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.schema_drift import AUTO, POLICIES
@@ -40,6 +42,7 @@ from tap_mongodb.streams import (
 
 if t.TYPE_CHECKING:
     import pymongo
+    from bson import Timestamp
     from singer_sdk import singerlib as singer
 
 SCHEMA_INFERRED = "inferred"
@@ -218,19 +221,44 @@ class TapMongoDB(Tap):
             "max_run_seconds",
             th.IntegerType,
             default=0,
-            description="Stop reading the log after this long (0: only when caught up, or never with `continuous`).",
+            description=(
+                "Stop reading the log after this long (0: no limit). A run that has not yet read the log up to "
+                "the time it started saves its progress and fails (exit status 1) with the lag; with "
+                "`continuous`, the run simply ends."
+            ),
         ),
         th.Property(
             "max_await_time_ms",
             th.IntegerType,
             default=1000,
-            description="How long one read of the log waits for new changes before counting as caught up.",
+            description=(
+                "How long one read of the log waits on the server for new changes. A run ends once the log is "
+                "read up to the cluster time it started at, never because one read came back empty."
+            ),
         ),
         th.Property(
             "state_interval_seconds",
             th.IntegerType,
             default=30,
             description="How often STATE (and the replication lag) is written while following the log.",
+        ),
+        th.Property(
+            "operation_types",
+            th.ArrayType(th.StringType(allowed_values=list(OPERATION_TYPES))),
+            default=list(OPERATION_TYPES),
+            description=(
+                "Which changes LOG_BASED streams emit: any of `insert`, `update`, `replace`, `delete` "
+                "(filtered on the server with change streams)."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.StringType,
+            description=(
+                "LOG_BASED streams without state skip the initial sync and read the log from this time: an "
+                "ISO 8601 date-time (`2024-05-01T00:00:00Z`) or a cluster time `<seconds>:<increment>`. "
+                "It must still be in the oplog."
+            ),
         ),
         th.Property(
             "lost_log_position",
@@ -290,7 +318,17 @@ class TapMongoDB(Tap):
         """One log reader for every selected LOG_BASED stream (one cursor, filtered server-side)."""
         namespaces = [(s.info.database, s.info.collection) for s in self._log_based_streams()]
         source_class = OplogSource if self.config.get("log_method") == OPLOG else ChangeStreamSource
-        return source_class(self.client, namespaces, max_await_ms=int(self.config.get("max_await_time_ms", 1000)))
+        return source_class(
+            self.client,
+            namespaces,
+            max_await_ms=int(self.config.get("max_await_time_ms", 1000)),
+            operation_types=self.config.get("operation_types") or OPERATION_TYPES,
+        )
+
+    @functools.cached_property
+    def log_start_time(self) -> Timestamp | None:
+        """`start_date` as a cluster time, for LOG_BASED streams that have no state yet."""
+        return parse_start_time(self.config.get("start_date"))
 
     def _log_based_streams(self) -> list[CollectionStream]:
         return [

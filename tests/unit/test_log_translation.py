@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from bson import ObjectId, Timestamp
+from bson import ObjectId
 
 from tap_mongodb.change_events import translate_event
 from tap_mongodb.log_changes import ChangeKind
-from tap_mongodb.log_sources import LogItem, position_key, resolve_refetches
+from tap_mongodb.log_sources import LogItem, resolve_refetches
 from tap_mongodb.oplog_entries import translate_entry
 from tests.support.recorded_log import load
 
@@ -28,8 +28,9 @@ def test_change_events_of_each_kind() -> None:
         "status": "replaced",
         "total": replace.document["total"],
     }
-    assert update_of_deleted is not None
-    assert update_of_deleted.kind is ChangeKind.DELETE
+    # updateLookup found nothing: the document was deleted since, and its delete follows.
+    assert update_of_deleted is None
+    assert [c.operation for c in (insert, update, replace, delete) if c] == ["insert", "update", "replace", "delete"]
     assert delete is not None
     assert (delete.kind, delete.document_id) == (ChangeKind.DELETE, ObjectId("66a0c1f0a1b2c3d4e5f60720"))
     assert delete.wall_time is not None
@@ -87,14 +88,39 @@ def test_refetches_become_current_documents_or_nothing_when_deleted_since() -> N
 
     resolved = list(resolve_refetches(items, fetch))
     assert len(queries) == 1  # one query for the whole batch
-    assert len(resolved) == len(items) - 1  # 719 no longer exists: its delete follows in the log
-    assert all(item.change is not None and item.change.kind is not ChangeKind.REFETCH for item in resolved)
+    # 719 no longer exists: nothing to emit (its delete follows in the log), the position still moves.
+    assert [item.position for item in resolved] == [item.position for item in items]
+    emitted = [item.change for item in resolved if item.change is not None]
+    assert len(emitted) == len(items) - 1
+    assert all(change.kind is not ChangeKind.REFETCH for change in emitted)
+    assert {change.operation for change in emitted if change.document_id == ObjectId("66a0c1f0a1b2c3d4e5f60718")} == {
+        "update"
+    }
 
 
-def test_positions_order_by_time() -> None:
-    assert position_key({"oplog_ts": Timestamp(5, 1)}) < position_key({"oplog_ts": Timestamp(5, 2)})
-    older, newer = (e["_id"] for e in load("change_events.json")[:2])
-    assert position_key({"resume_token": older}) < position_key({"resume_token": newer})
+def test_oplog_operation_types() -> None:
+    operations = [[c.operation for c in translate_entry(entry)] for entry in load("oplog_entries.json")]
+    assert operations == [["insert"], ["update"], ["update"], [], ["insert", "update", "delete"], ["replace"]]
+
+
+def test_a_rename_onto_another_collection_invalidates_both() -> None:
+    change = translate_event(load("invalidating_events.json")["rename"])
+    assert change is not None
+    assert change.concerns("shop", "orders")
+    assert change.concerns("shop", "orders_archive")
+    assert not change.concerns("shop", "customers")
+    (entry,) = translate_entry(load("oplog_commands.json")["renameCollection"])
+    assert entry.concerns("shop", "orders_archive")
+
+
+def test_events_through_mongos_in_a_transaction_with_a_pre_image() -> None:
+    insert, delete = (translate_event(e) for e in load("sharded_and_transaction_events.json"))
+    assert insert is not None
+    assert (insert.kind, insert.document_id) == (ChangeKind.UPSERT, ObjectId("66a0c300a1b2c3d4e5f60730"))
+    assert delete is not None
+    assert delete.document_id == ObjectId("66a0c1f0a1b2c3d4e5f60719")  # the _id, not the shard key
+    assert delete.document is not None
+    assert delete.document["status"] == "replaced"  # the last state, from fullDocumentBeforeChange
 
 
 def test_target_removes_rows_of_older_emissions_and_of_deleted_parents() -> None:

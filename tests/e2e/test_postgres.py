@@ -1,0 +1,339 @@
+"""`meltano run tap-mongodb--flattened target-postgres` into a real PostgreSQL, value by value.
+
+MeltanoLabs target-postgres (the version pinned in meltano.yml) is installed once per module
+in a copy of this repository's Meltano project; each test points the tap at its own MongoDB
+databases and the target at its own PostgreSQL schema (`<prefix>dst`) through environment
+variables, and reads back with psycopg. Every value loaded is compared with the source
+document it came from: the column's type, the exact value (no rounding, dates to the
+millisecond), NULL only where the source had no value.
+
+Expected values are what `bson_encoding: plain` writes (docs/bson-types.md) as target-postgres
+stores it: ObjectId as text, Int32/Int64 as bigint, Decimal128 and doubles as numeric,
+dates as `timestamp` (UTC, no zone), UUIDs as uuid, binary as base64 text.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import typing as t
+import uuid
+from decimal import Decimal
+
+import pytest
+from bson import Binary, Decimal128, Int64, ObjectId
+from psycopg import sql
+
+from tests.support.meltano_project import MeltanoProject, install
+from tests.support.postgres import PostgresScratch, connection_settings
+
+if t.TYPE_CHECKING:
+    import pymongo
+
+    from tests.support.deployment import Deployment
+
+pytestmark = [pytest.mark.e2e]
+
+FLATTENED = "tap-mongodb--flattened"
+UTC = datetime.timezone.utc
+# tap-mongodb--flattened: objects flattened to `a__b__c__d` (levels 0-3), deeper ones as JSON text.
+FLATTENING_MAX_DEPTH = 3
+SEPARATOR = "__"
+METADATA_PREFIX = "_sdc_"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    current = MeltanoProject.copy_of_repository(tmp_path_factory.mktemp("meltano-postgres"))
+    # The variants share tap-mongodb's venv.
+    install(current, [("extractor", "tap-mongodb"), ("loader", "target-postgres")])
+    return current
+
+
+class Pipeline:
+    """One test's source databases, destination schema and Meltano state."""
+
+    def __init__(self, project: MeltanoProject, deployment: Deployment, postgres_uri: str) -> None:
+        self.project = project
+        self.source: pymongo.database.Database = deployment.database("shop")
+        self.postgres = PostgresScratch(postgres_uri)
+        self.schema = self.postgres.schema_name("dst")
+        pg = connection_settings(postgres_uri)
+        project.env.update(
+            TAP_MONGODB_MONGODB_URI=deployment.uri,
+            TAP_MONGODB_DATABASE_INCLUDES=json.dumps([deployment.db_name("shop")]),
+            PGHOST=pg["host"],
+            PGPORT=pg["port"],
+            PGUSER=pg["user"],
+            PGPASSWORD=pg["password"],
+            PGDATABASE=pg["dbname"],
+            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=self.schema,
+        )
+        project.env.pop("TAP_MONGODB_REPLICATION_KEYS", None)
+        self.state_suffix = self.postgres.prefix.rstrip("_")
+
+    def stream(self, collection: str) -> str:
+        return f"{self.source.name}-{collection}"
+
+    def run(self, extractor: str = FLATTENED, *, check: bool = True) -> t.Any:
+        return self.project.meltano(
+            "run", f"--state-id-suffix={self.state_suffix}", extractor, "target-postgres", check=check
+        )
+
+    def table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(name))
+
+    def column_types(self, table: str) -> dict[str, str]:
+        rows = self.postgres.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
+        return {name: kind for name, kind in rows if not name.startswith(METADATA_PREFIX)}
+
+    def tables(self) -> set[str]:
+        rows = self.postgres.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,))
+        return {name for (name,) in rows}
+
+    def rows(self, table: str, key: str = "_id") -> dict[t.Any, dict[str, t.Any]]:
+        """Every row of a table by its key, without the target's _sdc_* bookkeeping columns."""
+        with self.postgres.connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SELECT * FROM {}").format(self.table(table)))
+            assert cursor.description is not None
+            names = [column.name for column in cursor.description]
+            found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return {
+            row[key]: {name: value for name, value in row.items() if not name.startswith(METADATA_PREFIX)}
+            for row in found
+        }
+
+
+@pytest.fixture
+def pipeline(project: MeltanoProject, deployment: Deployment, postgres_uri: str) -> t.Iterator[Pipeline]:
+    current = Pipeline(project, deployment, postgres_uri)
+    yield current
+    current.postgres.cleanup()
+
+
+# --- what each source value must be in PostgreSQL ---------------------------------------------
+
+
+def stored_value(value: t.Any) -> t.Any:
+    """A BSON value as psycopg reads it back from target-postgres's column."""
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, Decimal128):
+        return value.to_decimal()
+    if isinstance(value, float):
+        return Decimal(repr(value))  # the shortest text that reads back as the same double
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, Binary) and value.subtype == 4:
+        return value.as_uuid()
+    if isinstance(value, bytes):  # pymongo reads binary subtype 0 as bytes
+        return base64.b64encode(value).decode()
+    if isinstance(value, Int64):
+        return int(value)
+    return value
+
+
+def flattened_columns(document: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The parent row's columns: objects flattened, deeper objects as JSON, arrays left to child tables."""
+    columns: dict[str, t.Any] = {}
+
+    def walk(value: dict[str, t.Any], prefix: str, level: int) -> None:
+        for name, inner in value.items():
+            column = f"{prefix}{name}".lower()
+            if isinstance(inner, list):
+                continue
+            if isinstance(inner, dict) and level < FLATTENING_MAX_DEPTH:
+                walk(inner, f"{column}{SEPARATOR}", level + 1)
+            elif isinstance(inner, dict):
+                columns[column] = inner  # compared as parsed JSON
+            else:
+                columns[column] = stored_value(inner)
+
+    walk(document, "", 0)
+    return columns
+
+
+def comparable(row: dict[str, t.Any]) -> dict[str, t.Any]:
+    """JSON text columns parsed, so a nested object compares by content, not by spacing."""
+    result = {}
+    for name, value in row.items():
+        if isinstance(value, str) and value.startswith("{"):
+            value = json.loads(value)
+        result[name] = value
+    return result
+
+
+def expected_rows(documents: t.Iterable[dict[str, t.Any]], columns: t.Iterable[str]) -> dict[t.Any, dict[str, t.Any]]:
+    """Rows as they must be: every column the table has, NULL where the document has no value."""
+    names = list(columns)
+    rows = {}
+    for document in documents:
+        values = flattened_columns(document)
+        unknown = set(values) - set(names)
+        assert not unknown, f"source fields without a column in PostgreSQL: {sorted(unknown)}"
+        rows[stored_value(document["_id"])] = {name: values.get(name) for name in names}
+    return rows
+
+
+def differences(actual: dict[t.Any, dict[str, t.Any]], expected: dict[t.Any, dict[str, t.Any]]) -> list[str]:
+    """Each row missing or extra, and each value that differs, as `key.column: expected != loaded`."""
+    found = [f"row {key!r} missing" for key in expected.keys() - actual.keys()]
+    found += [f"row {key!r} should not be there" for key in actual.keys() - expected.keys()]
+    for key in expected.keys() & actual.keys():
+        loaded = comparable(actual[key])
+        for column, value in expected[key].items():
+            if loaded.get(column) != value or type(loaded.get(column)) is not type(value):
+                found.append(f"{key}.{column}: {value!r} != {loaded.get(column)!r}")
+    return found
+
+
+def assert_parent_table_matches(pipeline: Pipeline, collection: str) -> None:
+    actual = pipeline.rows(collection)
+    columns = pipeline.column_types(collection)
+    assert not differences(actual, expected_rows(pipeline.source[collection].find(), columns))
+
+
+def child_rows(documents: t.Iterable[dict[str, t.Any]], array: str) -> set[tuple[t.Any, ...]]:
+    """(parent _id, position, sorted element columns) of every element of a top-level array."""
+    rows = set()
+    for document in documents:
+        for position, element in enumerate(document.get(array) or []):
+            values = flattened_columns(element) if isinstance(element, dict) else {"value": stored_value(element)}
+            rows.add((stored_value(document["_id"]), position, tuple(sorted(values.items()))))
+    return rows
+
+
+def loaded_child_rows(pipeline: Pipeline, table: str) -> set[tuple[t.Any, ...]]:
+    with pipeline.postgres.connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT * FROM {}").format(pipeline.table(table)))
+        assert cursor.description is not None
+        names = [column.name for column in cursor.description]
+        found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    rows = set()
+    for row in found:
+        values = {
+            name: value
+            for name, value in row.items()
+            if not name.startswith(METADATA_PREFIX) and value is not None
+        }
+        rows.add((row["_sdc_source_key__id"], row["_sdc_level_0_id"], tuple(sorted(values.items()))))
+    return rows
+
+
+# --- the source ---------------------------------------------------------------------------------
+
+
+def varied_orders() -> list[dict[str, t.Any]]:
+    """Every BSON type a warehouse column holds, at the edges of its range."""
+    return [
+        {
+            "_id": ObjectId("65f000000000000000000001"),
+            "n": 7,
+            "big": Int64(2**62 + 1),  # beyond a double's 53 bits
+            "price": Decimal128("1234567890123456789012.345678901234"),  # 34 digits
+            "ratio": 0.1 + 0.2,
+            "when": datetime.datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC),
+            "ok": True,
+            "note": None,
+            "uid": Binary.from_uuid(uuid.UUID("12345678-1234-5678-1234-567812345678")),
+            "blob": Binary(b"\x00\xff binary", 0),
+            "label": "Zoë ✓ 日本 \"quoted\" 'single'",
+            "customer": {"name": "Ada", "address": {"city": "Oslo", "geo": {"lat": 59.913868, "pin": {"z": 3}}}},
+            "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": Int64(1)}],
+            "tags": ["x", "y"],
+            "updated_at": 1,
+        },
+        {
+            "_id": ObjectId("65f000000000000000000002"),
+            "n": -2147483648,
+            "big": Int64(-(2**63)),
+            "price": Decimal128("-0.000000000000000000000000000000001"),
+            "ratio": 1e300,
+            "when": datetime.datetime(1960, 2, 29, 23, 59, 59, 999000, tzinfo=UTC),
+            "ok": False,
+            "note": "set",
+            "uid": Binary.from_uuid(uuid.UUID("00000000-0000-4000-8000-000000000000")),
+            "blob": Binary(b"", 0),
+            "label": "",
+            "customer": {"name": "Bo"},
+            "items": [],
+            "tags": [],
+            "updated_at": 2,
+        },
+        {
+            "_id": ObjectId("65f000000000000000000003"),
+            "n": 0,
+            "big": Int64(2**63 - 1),
+            "price": Decimal128("9999999999999999999999999999999999E+10"),
+            "ratio": -2.5e-300,
+            "when": datetime.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+            "ok": True,
+            "label": "no optional fields",
+            "updated_at": 3,
+        },
+    ]
+
+
+VARIED_ORDER_TYPES = {
+    "_id": "text",
+    "n": "bigint",
+    "big": "bigint",
+    "price": "numeric",
+    "ratio": "numeric",
+    "when": "timestamp without time zone",
+    "ok": "boolean",
+    "note": "text",
+    "uid": "uuid",
+    "blob": "text",
+    "label": "text",
+    "customer__name": "text",
+    "customer__address__city": "text",
+    "customer__address__geo__lat": "numeric",
+    "customer__address__geo__pin": "text",
+    "updated_at": "bigint",
+}
+
+
+def test_every_bson_value_lands_exactly_and_full_table_resyncs_remove_deleted_rows(pipeline: Pipeline) -> None:
+    orders = pipeline.source.orders
+    orders.insert_many(varied_orders())
+    pipeline.run()
+
+    assert pipeline.column_types("orders") == VARIED_ORDER_TYPES
+    assert_parent_table_matches(pipeline, "orders")
+    assert loaded_child_rows(pipeline, "orders__items") == child_rows(orders.find(), "items")
+    assert loaded_child_rows(pipeline, "orders__tags") == child_rows(orders.find(), "tags")
+
+    # Second FULL_TABLE run: an insert, updates (values, a shrunken array), a delete.
+    orders.insert_one(
+        {
+            "_id": ObjectId("65f000000000000000000004"),
+            "n": 4,
+            "big": Int64(4),
+            "price": Decimal128("4.40"),
+            "ratio": 4.5,
+            "when": datetime.datetime(2025, 1, 1, tzinfo=UTC),
+            "ok": False,
+            "label": "inserted",
+            "customer": {"name": "Cy", "address": {"city": "Rome"}},
+            "items": [{"sku": "c", "qty": 9}],
+            "tags": ["z"],
+            "updated_at": 4,
+        }
+    )
+    orders.update_one(
+        {"_id": ObjectId("65f000000000000000000001")},
+        {"$set": {"price": Decimal128("0.10"), "note": "now set", "items": [{"sku": "a", "qty": 3}], "tags": []}},
+    )
+    orders.update_one({"_id": ObjectId("65f000000000000000000002")}, {"$set": {"note": None, "ratio": 5e-324}})
+    orders.delete_one({"_id": ObjectId("65f000000000000000000003")})
+    pipeline.run()
+
+    assert_parent_table_matches(pipeline, "orders")
+    assert set(pipeline.rows("orders")) == {str(document["_id"]) for document in orders.find()}
+    assert loaded_child_rows(pipeline, "orders__items") == child_rows(orders.find(), "items")
+    assert loaded_child_rows(pipeline, "orders__tags") == child_rows(orders.find(), "tags")

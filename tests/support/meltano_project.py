@@ -20,7 +20,7 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 RUN_TIMEOUT_SECONDS = 600
 
 
-class MeltanoFailed(AssertionError):
+class MeltanoError(AssertionError):
     """A `meltano` command exited non-zero; carries what it printed."""
 
 
@@ -59,7 +59,7 @@ class MeltanoProject:
             check=False,
         )
         if check and result.returncode != 0:
-            raise MeltanoFailed(f"meltano {' '.join(args)} exited {result.returncode}:\n{tail_of(result)}")
+            raise MeltanoError(f"meltano {' '.join(args)} exited {result.returncode}:\n{tail_of(result)}")
         return result
 
 

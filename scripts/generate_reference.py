@@ -184,7 +184,6 @@ def meltano_project() -> dict[str, t.Any]:
                                     "user": "${PGUSER}",
                                     "password": "${PGPASSWORD}",
                                     "database": "${PGDATABASE}",
-                                    "default_target_schema": "mongodb",
                                 },
                             },
                         ],
@@ -272,8 +271,16 @@ def meltano_project() -> dict[str, t.Any]:
                     "capabilities": ["about", "activate-version", "hard-delete", "schema-flattening", "stream-maps"],
                     "settings_group_validation": [["host", "port", "user", "password", "database"], ["sqlalchemy_url"]],
                     "settings": TARGET_POSTGRES_SETTINGS,
-                    # MongoDB documents deleted at the source leave PostgreSQL after a FULL_TABLE sync.
-                    "config": {"add_record_metadata": True, "activate_version": True, "hard_delete": True},
+                    "config": {
+                        # Empty: each MongoDB database is a schema, each collection a table. One
+                        # schema for all would put same-named collections of two databases in one
+                        # table, where each FULL_TABLE sync deletes the other's rows.
+                        "default_target_schema": "",
+                        # Documents deleted at the source leave PostgreSQL after a FULL_TABLE sync.
+                        "add_record_metadata": True,
+                        "activate_version": True,
+                        "hard_delete": True,
+                    },
                 },
             ],
         },

@@ -8,6 +8,7 @@ so each test points the same installed plugins at its own databases.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import typing as t
@@ -63,9 +64,14 @@ class MeltanoProject:
         return result
 
 
-def tail_of(result: subprocess.CompletedProcess[str], lines: int = 60) -> str:
+ERROR_LINE = re.compile(r"\b\w+(Error|Exception)\b: ")
+
+
+def tail_of(result: subprocess.CompletedProcess[str], lines: int = 30) -> str:
+    """The exceptions the plugins printed, then the last lines (a traceback's head says little)."""
     printed = (result.stdout + result.stderr).splitlines()
-    return "\n".join(printed[-lines:])
+    errors = [line for line in printed if ERROR_LINE.search(line)]
+    return "\n".join([*errors[-5:], "...", *printed[-lines:]])
 
 
 def install(project: MeltanoProject, plugins: t.Iterable[tuple[str, str]]) -> None:

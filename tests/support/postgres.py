@@ -294,9 +294,9 @@ def connection_settings(uri: str) -> dict[str, str]:
 class PostgresScratch:
     """Schemas of one test, named with a unique prefix and dropped afterwards (POSTGRES_URI is shared)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, prefix: str | None = None) -> None:
         self.uri = uri
-        self.prefix = f"t{uuid.uuid4().hex[:8]}_"
+        self.prefix = prefix or f"t{uuid.uuid4().hex[:8]}_"
         self.connection = psycopg.connect(uri, autocommit=True)
 
     def schema_name(self, name: str) -> str:

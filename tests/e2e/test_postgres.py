@@ -78,10 +78,8 @@ class Pipeline:
     def stream(self, collection: str) -> str:
         return f"{self.source.name}-{collection}"
 
-    def run(self, extractor: str = FLATTENED, *, check: bool = True) -> t.Any:
-        return self.project.meltano(
-            "run", f"--state-id-suffix={self.state_suffix}", extractor, "target-postgres", check=check
-        )
+    def run(self, extractor: str = FLATTENED) -> None:
+        self.project.meltano("run", f"--state-id-suffix={self.state_suffix}", extractor, "target-postgres")
 
     def table(self, name: str, schema: str | None = None) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(schema or self.schema), sql.Identifier(name))

@@ -84,6 +84,64 @@ DEMO_SOURCE_URI = "mongodb://127.0.0.1:27117/"
 DEMO_DESTINATION_URI = "mongodb://127.0.0.1:27118/"
 
 
+# MeltanoLabs target-postgres, pinned to a release built on this repository's singer-sdk (0.54).
+TARGET_POSTGRES_PIP_URL = "meltanolabs-target-postgres==0.8.1"
+
+
+def _loader_setting(name: str, kind: str, description: str, **extra: t.Any) -> dict[str, t.Any]:
+    label = name.replace("_", " ").capitalize()
+    return {"name": name, "kind": kind, "label": label, "description": description, **extra}
+
+
+TARGET_POSTGRES_SETTINGS = [
+    _loader_setting("host", "string", "Hostname of the PostgreSQL server (ignored with sqlalchemy_url)."),
+    _loader_setting("port", "integer", "Port of the PostgreSQL server (ignored with sqlalchemy_url).", value=5432),
+    _loader_setting("user", "string", "User to log in as (ignored with sqlalchemy_url)."),
+    _loader_setting("password", "string", "Password of that user (ignored with sqlalchemy_url).", sensitive=True),
+    _loader_setting("database", "string", "Database to load into (ignored with sqlalchemy_url)."),
+    _loader_setting(
+        "sqlalchemy_url",
+        "string",
+        "SQLAlchemy URL (postgresql+psycopg://user:password@host:port/database); overrides the above.",
+        sensitive=True,
+    ),
+    _loader_setting(
+        "default_target_schema",
+        "string",
+        "Schema to create the tables in (one table per stream, named after the collection).",
+        value="melty",
+    ),
+    _loader_setting(
+        "add_record_metadata",
+        "boolean",
+        "Add the _sdc_* columns (extracted, batched, deleted at, table version); activate_version needs them.",
+        value=True,
+    ),
+    _loader_setting(
+        "activate_version",
+        "boolean",
+        "Handle ACTIVATE_VERSION: after a FULL_TABLE sync, rows of older versions are deleted or marked.",
+        value=True,
+    ),
+    _loader_setting(
+        "hard_delete",
+        "boolean",
+        "On ACTIVATE_VERSION, delete rows the full sync did not see instead of setting _sdc_deleted_at.",
+        value=False,
+    ),
+    _loader_setting("use_copy", "boolean", "Insert with COPY instead of INSERT statements.", value=False),
+    _loader_setting(
+        "sanitize_null_text_characters",
+        "boolean",
+        "Replace NUL characters (which PostgreSQL text cannot hold) with U+FFFD instead of failing.",
+        value=False,
+    ),
+    _loader_setting("ssl_enable", "boolean", "Verify the server's identity over TLS (see ssl_mode).", value=False),
+    _loader_setting("ssl_mode", "string", "libpq sslmode: disable ... verify-full.", value="verify-full"),
+    _loader_setting("ssl_certificate_authority", "string", "CA certificate (a path or the PEM text)."),
+]
+
+
 def meltano_project() -> dict[str, t.Any]:
     return {
         "requires_meltano": ">=4.4,<5",
@@ -117,6 +175,17 @@ def meltano_project() -> dict[str, t.Any]:
                                 },
                             },
                             {"name": "target-csv", "config": {"output_path": f"{DEMO}/csv"}},
+                            {
+                                # libpq's own variables, so psql and this loader see the same server.
+                                "name": "target-postgres",
+                                "config": {
+                                    "host": "${PGHOST}",
+                                    "port": "${PGPORT}",
+                                    "user": "${PGUSER}",
+                                    "password": "${PGPASSWORD}",
+                                    "database": "${PGDATABASE}",
+                                },
+                            },
                         ],
                     }
                 },
@@ -165,6 +234,12 @@ def meltano_project() -> dict[str, t.Any]:
                         "safe_column_names": True,
                     },
                 },
+                {
+                    # SQL destinations without flattening: objects and arrays land as JSON columns.
+                    "name": "tap-mongodb--sql",
+                    "inherit_from": "tap-mongodb",
+                    "config": {"bson_encoding": "plain", "safe_column_names": True},
+                },
             ],
             "loaders": [
                 {
@@ -186,6 +261,26 @@ def meltano_project() -> dict[str, t.Any]:
                         {"name": "output_path", "kind": "string", "label": "Output path"},
                         {"name": "file_naming_scheme", "kind": "string", "label": "File naming scheme"},
                     ],
+                },
+                {
+                    "name": "target-postgres",
+                    "namespace": "target_postgres",
+                    "variant": "meltanolabs",
+                    "pip_url": TARGET_POSTGRES_PIP_URL,
+                    "executable": "target-postgres",
+                    "capabilities": ["about", "activate-version", "hard-delete", "schema-flattening", "stream-maps"],
+                    "settings_group_validation": [["host", "port", "user", "password", "database"], ["sqlalchemy_url"]],
+                    "settings": TARGET_POSTGRES_SETTINGS,
+                    "config": {
+                        # Empty: each MongoDB database is a schema, each collection a table. One
+                        # schema for all would put same-named collections of two databases in one
+                        # table, where each FULL_TABLE sync deletes the other's rows.
+                        "default_target_schema": "",
+                        # Documents deleted at the source leave PostgreSQL after a FULL_TABLE sync.
+                        "add_record_metadata": True,
+                        "activate_version": True,
+                        "hard_delete": True,
+                    },
                 },
             ],
         },

@@ -10,5 +10,11 @@ if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server) >/dev/null 2>&1 \
     || echo "could not install openssh-server; SSH tunnel tests will not run" >&2
 fi
+# The PostgreSQL tests start Debian's server themselves (tests/support/postgres.py); install it
+# when missing. Without it those tests fail, saying so (set POSTGRES_URI to use another server).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 \
+    || echo "could not install postgresql; the PostgreSQL tests will fail" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -n 2 "$@"

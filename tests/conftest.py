@@ -3,6 +3,8 @@
 By default each test process starts its own SecantusDB server (tests/support/server.py) on a
 free loopback port; with MONGODB_URI set, every test runs against that deployment instead
 (mongod, Atlas, DocumentDB). Tests work in databases of their own and drop them afterwards.
+Tests that load into PostgreSQL get one server per test process likewise (tests/support/postgres.py),
+or POSTGRES_URI.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import typing as t
 import pytest
 
 from mongodb_common.client_factory import create_client
-from tests.support import server
+from tests.support import postgres, server
 from tests.support.deployment import SHARED_DATABASE_PREFIX, Deployment
 
 
@@ -31,6 +33,14 @@ def mongodb_uri() -> t.Iterator[str]:
     """The server of this test process (started on first use), or MONGODB_URI; stopped at the end."""
     yield server.shared_uri()
     server.stop_shared()
+    postgres.stop_shared()
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> t.Iterator[str]:
+    """This test process's PostgreSQL (started on first use), or POSTGRES_URI; stopped at the end."""
+    yield postgres.shared_uri()
+    postgres.stop_shared()
 
 
 @pytest.fixture
@@ -49,3 +59,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 client.drop_database(name)
         client.close()
     server.stop_shared()
+    postgres.stop_shared()

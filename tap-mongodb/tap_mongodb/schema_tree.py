@@ -249,3 +249,23 @@ def merge_into(target: SchemaNode, source: SchemaNode) -> None:
     if source.items is not None:
         merge_into(target.item_node(), source.items)
     target.clear_memos()
+
+
+def add_missing(target: SchemaNode, source: SchemaNode) -> None:
+    """Add to `target` the fields (at any depth) that only `source` declares; keep the rest.
+
+    How the stream's declaration from earlier runs takes in a newer catalog: fields it never
+    had are added, fields it has keep their declared types, and values of other types are
+    then handled by the drift policy as they arrive (never by an altered column).
+    """
+    if target.accepts_any or target.any_type or source.accepts_any or source.any_type:
+        return
+    for key, child in source.properties.items():
+        existing = target.properties.get(key)
+        if existing is None:
+            target.properties[key] = child.copy()
+        else:
+            add_missing(existing, child)
+    if source.items is not None and target.items is not None:
+        add_missing(target.items, source.items)
+    target.clear_memos()

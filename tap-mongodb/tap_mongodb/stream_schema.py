@@ -18,7 +18,7 @@ from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.record_shaping import StreamShape
 from tap_mongodb.schema_drift import AUTO, DriftGuard, effective_policy
 from tap_mongodb.schema_inference import ValueObserver
-from tap_mongodb.schema_tree import merge_into, parse, render_document
+from tap_mongodb.schema_tree import add_missing, merge_into, parse, render_document
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,20 @@ class StreamSchema:
         merge_into(self._guard.root, parse(schema))
         self._guard.root.clear_memos()
         return self._reshape(before)
+
+    def continue_from(self, saved: dict[str, t.Any]) -> None:
+        """Start from what earlier runs declared (kept in STATE), plus fields only the catalog has.
+
+        A fresh `--discover` may sample a field with two types where earlier runs declared
+        one; declaring that union would change a column's type under the target. The earlier
+        declaration stands, and the policy handles the other type when its values arrive.
+        """
+        root = parse(saved)
+        add_missing(root, self._guard.root)
+        root.settle()
+        self._guard.root = root
+        if self.shape is not None:
+            self.shape = StreamShape(self.stream, self.document_schema, self._config, previous=self.shape)
 
     def admit(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         """The document to emit, and whether the declared schema had to widen for it."""

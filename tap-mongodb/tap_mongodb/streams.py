@@ -264,13 +264,19 @@ class CollectionStream(Stream):
                 child.adopt_schema(shape.children[suffix][1].schema)
 
     def sync(self, context: Context | None = None) -> None:
-        """Start from the schema earlier runs declared (kept in STATE), then sync."""
+        """Start from the schema earlier runs declared (kept in STATE), then sync.
+
+        The declaration goes to STATE from the first run on, so the next run continues from
+        it whatever a later `--discover` samples.
+        """
         saved = bookmarks.read_document_schema(self.stream_state)
+        if saved is not None:
+            self.declared.continue_from(saved)
         if self.replication_method == LOG_BASED:
             self.declared.declare_deletions()
-        if saved is not None:
-            self.declared.widen_to(saved)
         self._adopt_record_schema()
+        bookmarks.write_document_schema(self.stream_state, self.declared.document_schema)
+        self.state_manager.is_flushed = False
         super().sync(context)
 
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:

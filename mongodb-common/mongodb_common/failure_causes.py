@@ -23,6 +23,16 @@ _TIMED_OUT = re.compile(r"\btimed out\s*\(configured timeouts:[^)]*\)")
 _CANCELLED = t.cast("type[BaseException]", getattr(pymongo.errors, "_OperationCancelled", ()))
 
 
+def _certificate_hint(text: str) -> str:
+    """What to do about a server certificate the client does not trust."""
+    if "CERTIFICATE_VERIFY_FAILED" not in text:
+        return ""
+    return (
+        "; the server's TLS certificate is not signed by a certificate authority this client "
+        "trusts: set tls_ca_file to the PEM file of the CA that signed it"
+    )
+
+
 def socket_timeout_text(timeouts: Timeouts) -> str:
     if timeouts.socket_ms is None:
         return "socket_timeout_ms is not set"
@@ -48,7 +58,7 @@ def _timeout_cause(exc: BaseException, timeouts: Timeouts) -> str | None:
     if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
         causes = _server_errors(text.split(", Timeout:", 1)[0], timeouts)
         limit = f"server_selection_timeout_ms = {timeouts.server_selection_ms} ms"
-        return f"no server could be selected within {limit}: {causes}"
+        return f"no server could be selected within {limit}: {causes}{_certificate_hint(causes)}"
     if isinstance(exc, _CANCELLED):
         return (
             f"the server stopped answering: {heartbeat_text(timeouts)}, so it closed the connection "
@@ -73,5 +83,5 @@ def explain(exc: BaseException, timeouts: Timeouts) -> str:
         name = details.get("codeName") or type(exc).__name__
         return f"server error {details['code']} ({name}): {details.get('errmsg') or text}"
     if isinstance(exc, pymongo.errors.ConnectionFailure):
-        return f"network error: {_TIMEOUT_DETAILS.sub('', text)}"
+        return f"network error: {_TIMEOUT_DETAILS.sub('', text)}{_certificate_hint(text)}"
     return f"{type(exc).__name__}: {text}"

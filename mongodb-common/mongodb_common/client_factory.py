@@ -10,7 +10,9 @@ import pymongo.errors
 from bson.codec_options import DatetimeConversion
 
 from mongodb_common.cli_errors import ConnectorError
+from mongodb_common.failure_causes import explain
 from mongodb_common.redaction import redact_text, redact_uri
+from mongodb_common.timeouts import Timeouts
 
 
 class MongoConnectionError(ConnectorError):
@@ -33,7 +35,8 @@ def client_options(
     """The host argument and keyword options for ``pymongo.MongoClient``.
 
     Decoding options are chosen for fidelity: timezone-aware UTC datetimes, and dates
-    outside Python's range decoded as ``DatetimeMS`` instead of raising.
+    outside Python's range decoded as ``DatetimeMS`` instead of raising. Timeouts are the
+    ones messages quote (timeouts.py): a timeout written in the URI wins over the setting.
     """
     host = config.get("mongodb_uri") or config.get("host") or "localhost"
     options: dict[str, t.Any] = {
@@ -42,13 +45,11 @@ def client_options(
         "datetime_conversion": DatetimeConversion.DATETIME_AUTO,
         "document_class": dict,
         "appname": config.get("app_name"),
-        "serverSelectionTimeoutMS": config.get("server_selection_timeout_ms", 30_000),
-        "connectTimeoutMS": config.get("connect_timeout_ms", 20_000),
+        **Timeouts.from_config(config).client_options(),
     }
     if not config.get("mongodb_uri"):
         options["port"] = int(config.get("port") or 27017)
     optional = {
-        "socketTimeoutMS": config.get("socket_timeout_ms"),
         "username": config.get("username"),
         "password": config.get("password"),
         "authMechanism": config.get("auth_mechanism"),
@@ -103,11 +104,6 @@ def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]
         )
         msg = f"MongoDB at {connection_target(config)} refused the connection: {cause}"
         raise MongoConnectionError(redact_text(msg, config)) from None
-    except pymongo.errors.ServerSelectionTimeoutError as exc:
-        cause = str(exc).split(", Timeout:", 1)[0]  # the rest is pymongo's topology dump
-        waited = config.get("server_selection_timeout_ms", 30_000)
-        msg = f"cannot reach MongoDB at {connection_target(config)} (waited {waited} ms): {cause}"
-        raise MongoConnectionError(redact_text(msg, config)) from None
     except pymongo.errors.PyMongoError as exc:
-        msg = f"cannot reach MongoDB at {connection_target(config)}: {exc}"
+        msg = f"cannot reach MongoDB at {connection_target(config)}: {explain(exc, Timeouts.from_config(config))}"
         raise MongoConnectionError(redact_text(msg, config)) from None

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+from mongodb_common.timeouts import (
+    DEFAULT_CONNECT_TIMEOUT_MS,
+    DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+    HEARTBEAT_INTERVAL_MS,
+)
+
 READ_PREFERENCES = ("primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest")
 
 
@@ -73,14 +79,33 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
         th.Property(
             "server_selection_timeout_ms",
             th.IntegerType,
-            default=30_000,
-            description="How long to wait for a suitable server before failing.",
+            default=DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+            description=(
+                "How long an operation waits for a usable server (during an election, or while the "
+                "server is unreachable) before it fails, or mid-run is retried. A "
+                "`serverSelectionTimeoutMS` in `mongodb_uri` wins."
+            ),
         ),
-        th.Property("connect_timeout_ms", th.IntegerType, default=20_000, description="TCP connect timeout."),
+        th.Property(
+            "connect_timeout_ms",
+            th.IntegerType,
+            default=DEFAULT_CONNECT_TIMEOUT_MS,
+            description=(
+                "Timeout of a TCP connect and of the driver's heartbeat, sent every "
+                f"{HEARTBEAT_INTERVAL_MS // 1000} s: a server silent for this long is declared unreachable, "
+                "and the operations waiting on it fail and are retried. A `connectTimeoutMS` in "
+                "`mongodb_uri` wins."
+            ),
+        ),
         th.Property(
             "socket_timeout_ms",
             th.IntegerType,
-            description="Timeout of a single network read or write; unset means none.",
+            description=(
+                "Longest wait for the reply to one network read or write. Unset (the default): no "
+                "limit, so a slow server-side sort or count is never cut off, while a server that "
+                "stops answering is still noticed by the heartbeat (see `connect_timeout_ms`). A "
+                "`socketTimeoutMS` in `mongodb_uri` wins."
+            ),
         ),
         th.Property("ssh_enabled", th.BooleanType, default=False, description="Connect through an SSH bastion."),
         th.Property("ssh_host", th.StringType, description="SSH bastion host."),
@@ -100,7 +125,10 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
             default=5,
             description=(
                 "Retries of an operation after a retryable error (network error, election, killed "
-                "cursor, server selection timeout), resuming from the last position; then a clear error."
+                "cursor, server selection timeout), resuming from the last position; then a clear error. "
+                "A server that goes silent is given up on after about connect_timeout_ms + 10 s, then "
+                "max_retries times server_selection_timeout_ms plus the waits between retries: about "
+                "3.5 minutes with the defaults."
             ),
         ),
         th.Property(

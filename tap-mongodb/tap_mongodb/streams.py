@@ -329,6 +329,8 @@ class CollectionStream(Stream):
             return self._find(query, [("_id", pymongo.ASCENDING)])
 
         def describe() -> str:
+            if not bookmarks.has_bookmark(position["last_id"]):
+                return f"stream {self.name!r}, full-table read from the start"
             return f"stream {self.name!r}, full-table read after _id {position['last_id']!r}"
 
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
@@ -440,6 +442,8 @@ class CollectionStream(Stream):
 
         def describe() -> str:
             shown = position["value"] if bookmarks.has_bookmark(position["value"]) else bookmark
+            if not bookmarks.has_bookmark(shown):
+                return f"stream {self.name!r}, incremental read from the start"
             return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
 
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):

@@ -84,14 +84,16 @@ class MongoSink(BatchSink):
         """
         super().setup()
         namespace = (self.database_name, self.collection_name)
-        if self._load_method == OVERWRITE and self._mongo_target.claim_overwrite(namespace):
-            removed = self.collection.delete_many({}).deleted_count
-            self.logger.info("load_method=overwrite: emptied %s.%s (%d documents)", *namespace, removed)
-        keys = list(self.key_properties)
-        if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
-            self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
-        if keys and self.process_activate_version_messages:
-            version_ledger.ensure_index(self.database)
+        role = f"the `readWrite` role on database {self.database_name!r}"
+        with explained_privileges("write", ".".join(namespace), role):
+            if self._load_method == OVERWRITE and self._mongo_target.claim_overwrite(namespace):
+                removed = self.collection.delete_many({}).deleted_count
+                self.logger.info("load_method=overwrite: emptied %s.%s (%d documents)", *namespace, removed)
+            keys = list(self.key_properties)
+            if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
+                self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
+            if keys and self.process_activate_version_messages:
+                version_ledger.ensure_index(self.database)
 
     # -- per record ------------------------------------------------------------------
 

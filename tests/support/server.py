@@ -86,6 +86,29 @@ def _remove_abandoned_storage() -> None:
             continue
 
 
+def _log_directory(storage: Path) -> Path:
+    """Beside the storage when its parent can hold a file, else a directory of our own.
+
+    A storage path the server cannot create must fail in the server, with its own message,
+    not in our log file's open().
+    """
+    try:
+        storage.parent.mkdir(parents=True, exist_ok=True)
+        if os.access(storage.parent, os.W_OK):
+            return storage.parent
+    except OSError:
+        pass
+    root = Path(tempfile.mkdtemp(prefix=STORAGE_PREFIX))
+    (root / "owner.pid").write_text(str(os.getpid()))
+    return root
+
+
+def _last_words(output: str) -> str:
+    """The server's own reason for stopping: the last line it printed (its exception, if any)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "(it printed nothing)"
+
+
 class SecantusServer:
     """One `secantusd-py` process on loopback; restartable on the same storage."""
 
@@ -114,7 +137,9 @@ class SecantusServer:
         # Detached (the demo): outlives the command that started it, until stopped by pid.
         self._preexec = os.setsid if detach else _die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = storage.parent / f"server-{self.port}.log"
+        log_directory = _log_directory(storage)
+        self._own_log_directory = log_directory if log_directory != storage.parent else None
+        self.log_path = log_directory / f"server-{self.port}.log"
 
     @property
     def uri(self) -> str:
@@ -142,7 +167,6 @@ class SecantusServer:
         return self
 
     def _start_once(self) -> None:
-        self.storage.parent.mkdir(parents=True, exist_ok=True)
         command = [
             server_executable(),
             "--host",
@@ -166,9 +190,10 @@ class SecantusServer:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                output = self.output()
                 msg = (
                     f"{SERVER_COMMAND} exited with status {self.process.returncode} before answering "
-                    f"on port {self.port}:\n{self.output()[-4000:]}"
+                    f"on port {self.port} (storage {self.storage}): {_last_words(output)}\n{output[-4000:]}"
                 )
                 raise ServerStartError(msg)
             if self._answers_ping():
@@ -219,6 +244,8 @@ class SecantusServer:
         self.terminate()
         if self._owns_storage and not self.keep_storage:
             shutil.rmtree(self.storage.parent, ignore_errors=True)
+        if self._own_log_directory is not None:
+            shutil.rmtree(self._own_log_directory, ignore_errors=True)
 
     def __enter__(self) -> SecantusServer:
         return self.start()

@@ -30,17 +30,22 @@ def run_tap(
     state: dict[str, t.Any] | None = None,
     stop_after_records: int | None = None,
     messages_out: list[dict[str, t.Any]] | None = None,
+    after_record: t.Callable[[int], None] | None = None,
 ) -> list[dict[str, t.Any]]:
     """Sync and return the Singer messages; with `stop_after_records`, die after that many.
 
-    `messages_out` receives the messages written, even when the tap fails. Every RECORD is
-    checked against its stream's latest SCHEMA (tests/support/schema_invariant.py).
+    `messages_out` receives the messages written, even when the tap fails. `after_record`
+    is called with the count of RECORD messages written so far, after each one (to break
+    something at a chosen point of the sync). Every RECORD is checked against its stream's
+    latest SCHEMA (tests/support/schema_invariant.py).
     """
     raw = io.BytesIO()
     stdout = io.TextIOWrapper(raw, encoding="utf-8")
     tap = TapMongoDB(config=config, catalog=catalog, state=state)
     if stop_after_records is not None:
         _interrupt_after(tap, stop_after_records)
+    if after_record is not None:
+        _call_after_each_record(tap, after_record)
     previous, sys.stdout = sys.stdout, stdout
     try:
         tap.sync_all()
@@ -67,6 +72,20 @@ def _interrupt_after(tap: TapMongoDB, limit: int) -> None:
                 raise SimulatedKillError
             written["records"] += 1
         original(message)
+
+    writer.write_message = write_message  # type: ignore[method-assign]
+
+
+def _call_after_each_record(tap: TapMongoDB, callback: t.Callable[[int], None]) -> None:
+    writer = tap.message_writer
+    original = writer.write_message
+    written = {"records": 0}
+
+    def write_message(message: t.Any) -> None:
+        original(message)
+        if message.type == "RECORD":
+            written["records"] += 1
+            callback(written["records"])
 
     writer.write_message = write_message  # type: ignore[method-assign]
 

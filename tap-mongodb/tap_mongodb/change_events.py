@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind
+from bson import DBRef
+
+from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind, as_document
 
 INVALIDATING = ("drop", "rename", "dropDatabase", "invalidate")
 
@@ -30,12 +32,16 @@ def translate_event(event: t.Mapping[str, t.Any]) -> Change | None:
         document = event.get("fullDocument")
         if document is None:
             return None
+        if isinstance(document, DBRef):  # top-level `$ref`/`$id`: read it again, as stored
+            refetch = ChangeKind.REFETCH
+            return Change(refetch, database, collection, document_id, wall_time=wall_time, operation=operation)
         identity = document.get("_id", document_id)
         return Change(ChangeKind.UPSERT, database, collection, identity, document, wall_time, operation=operation)
     if operation == DELETE:
         # The document as it was before the delete, where the collection keeps pre-images
         # (MongoDB 6.0+ changeStreamPreAndPostImages) and the stream asked for them.
         before = event.get("fullDocumentBeforeChange")
+        before = as_document(before) if before is not None else None
         return Change(ChangeKind.DELETE, database, collection, document_id, before, wall_time, operation=DELETE)
     if operation in INVALIDATING:
         target = event.get("to")

@@ -12,6 +12,8 @@ import datetime
 import enum
 import typing as t
 
+from bson import DBRef
+
 INSERT = "insert"
 UPDATE = "update"
 REPLACE = "replace"
@@ -50,3 +52,15 @@ class Change:
 def deleted_at(change: Change) -> datetime.datetime:
     """When the document was deleted: the event's wall time, else now."""
     return change.wall_time or datetime.datetime.now(tz=datetime.timezone.utc)
+
+
+def as_document(value: t.Any) -> dict[str, t.Any]:
+    """A document the driver handed out as a `DBRef` (its own top-level `$ref` and `$id`).
+
+    Such documents are valid since MongoDB 5.0; the driver decodes them as references when
+    they sit inside a reply (a change event, an oplog entry). The fields come back, but in
+    the reference's order: readers refetch such documents (raw_documents.py) for exactness.
+    """
+    if isinstance(value, DBRef):
+        return dict(value.as_doc())
+    return t.cast("dict[str, t.Any]", value)

@@ -34,6 +34,7 @@ from tap_mongodb.log_positions import (
     with_margin,
 )
 from tap_mongodb.oplog_entries import translate_entry
+from tap_mongodb.raw_documents import decoded, raw_view
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,12 @@ class _FollowedNamespaces:
 
     def _collections_of(self, database: str) -> list[str]:
         return sorted(collection for db, collection in self._namespaces if db == database)
+
+    def _fetch(self, database: str, collection: str, ids: list[t.Any]) -> dict[t.Any, dict[str, t.Any]]:
+        """The current state of documents, as stored (raw_documents.py), by identity."""
+        source = self._client[database][collection]
+        found = decoded(raw_view(source).find({"_id": {"$in": ids}}), source.codec_options)
+        return {_identity(document["_id"]): document for document in found}
 
     def keeps_pre_images(self, namespace: Namespace) -> bool:  # noqa: ARG002 - the oplog reader has none
         return False
@@ -277,7 +284,11 @@ class ChangeStreamSource(_FollowedNamespaces):
                         lower = later(lower, moment)
                         change = translate_event(event) if self._follows(event) else None
                         passed = fence is not None and moment is not None and moment >= fence
-                        yield LogItem(change_stream_position(token, lower), change, moment, moment, passed)
+                        item = LogItem(change_stream_position(token, lower), change, moment, moment, passed)
+                        if change is not None and change.kind is ChangeKind.REFETCH:
+                            yield from resolve_refetches([item], self._fetch)
+                        else:
+                            yield item
                         quiet_token, sampled, moving = None, None, 0
                         continue
                     reached: Timestamp | None = None
@@ -462,9 +473,6 @@ class OplogSource(_FollowedNamespaces):
         followed = (change.database, change.collection) in set(self._namespaces)
         return followed and change.operation in self._operation_types
 
-    def _fetch(self, database: str, collection: str, ids: list[t.Any]) -> dict[t.Any, dict[str, t.Any]]:
-        found = self._client[database][collection].find({"_id": {"$in": ids}})
-        return {_identity(document["_id"]): document for document in found}
 
 
 def _identity(value: t.Any) -> t.Any:

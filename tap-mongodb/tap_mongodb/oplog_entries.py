@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind
+from bson import DBRef
+
+from tap_mongodb.log_changes import DELETE, INSERT, REPLACE, UPDATE, Change, ChangeKind, as_document
 
 
 def _split(namespace: str) -> tuple[str, str]:
@@ -27,20 +29,24 @@ def _is_replacement(update: t.Mapping[str, t.Any]) -> bool:
     return not any(str(key).startswith("$") for key in update)
 
 
-def translate_entry(entry: t.Mapping[str, t.Any]) -> list[Change]:
+def translate_entry(entry: t.Mapping[str, t.Any]) -> list[Change]:  # noqa: PLR0911 - one exit per kind
     """The changes one oplog entry stands for, in order (a transaction holds several)."""
     operation = entry.get("op")
     namespace = str(entry.get("ns", ""))
     database, collection = _split(namespace)
     wall_time = entry.get("wall")
-    body = entry.get("o") or {}
+    stored = entry.get("o") or {}
+    body = as_document(stored)
     if operation == "i":
+        if isinstance(stored, DBRef):  # top-level `$ref`/`$id`: read it again, as stored
+            refetch = ChangeKind.REFETCH
+            return [Change(refetch, database, collection, body.get("_id"), wall_time=wall_time, operation=INSERT)]
         return [
             Change(ChangeKind.UPSERT, database, collection, body.get("_id"), dict(body), wall_time, operation=INSERT)
         ]
     if operation == "u":
         document_id = (entry.get("o2") or {}).get("_id")
-        if _is_replacement(body):
+        if _is_replacement(body) and not isinstance(stored, DBRef):
             replacement = {"_id": document_id, **body}
             return [
                 Change(ChangeKind.UPSERT, database, collection, document_id, replacement, wall_time, operation=REPLACE)

@@ -138,3 +138,34 @@ def test_target_removes_rows_of_older_emissions_and_of_deleted_parents() -> None
         {"_sdc_source_key__id": 1, "_sdc_denest_version": {"$lt": 42}},
         {"_sdc_source_key__id": 2},
     ]
+
+
+def test_a_document_with_top_level_ref_and_id_is_read_again_as_stored() -> None:
+    """A driver decodes such a document inside an event or an oplog entry as a DBRef (its
+    fields reordered); the tap refetches it, in stored order, instead of emitting that."""
+    import bson
+    from bson import DBRef
+
+    stored = {"_id": 7, "$ref": "orders", "$id": 5}
+    event = bson.decode(
+        bson.encode(
+            {
+                "_id": {"_data": "82"},
+                "operationType": "insert",
+                "ns": {"db": "shop", "coll": "links"},
+                "documentKey": {"_id": 7},
+                "fullDocument": stored,
+            }
+        )
+    )
+    assert isinstance(event["fullDocument"], DBRef)  # what the driver hands out
+    change = translate_event(event)
+    assert change is not None
+    assert (change.kind, change.document_id) == (ChangeKind.REFETCH, 7)
+
+    entry = bson.decode(bson.encode({"op": "i", "ns": "shop.links", "o": stored, "ts": bson.Timestamp(1, 1)}))
+    (inserted,) = translate_entry(entry)
+    assert (inserted.kind, inserted.document_id) == (ChangeKind.REFETCH, 7)
+    deleted = translate_event({**event, "operationType": "delete", "fullDocumentBeforeChange": event["fullDocument"]})
+    assert deleted is not None
+    assert deleted.document == {"$ref": "orders", "$id": 5, "_id": 7}

@@ -27,7 +27,7 @@ from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
 from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
 from target_mongodb.record_restoration import ValueRestorationError, compile_converter
-from target_mongodb.record_validation import FastRecordValidator
+from target_mongodb.record_validation import FastRecordValidator, unreadable_patterns
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -98,11 +98,13 @@ class MongoSink(BatchSink):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
             return None
-        try:
-            return FastRecordValidator(self.schema)
-        except (SyntaxError, RecursionError):
-            # Schemas nested deeper than Python code can be (fastjsonschema generates code).
-            return super().get_validator()
+        for pattern in unreadable_patterns(self.schema):
+            self.logger.warning(
+                "Stream %r: the schema's pattern %r is not a regular expression Python can read; it is not enforced",
+                self.stream_name,
+                pattern,
+            )
+        return FastRecordValidator(self.schema)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -123,7 +125,7 @@ class MongoSink(BatchSink):
             try:
                 self._validator.validate(record)
             except InvalidRecord as exc:
-                self._rejection = f"record does not match the stream's schema: {exc}"
+                self._rejection = f"record does not match the stream's schema: {exc.error_message}"
         return record
 
     def _singer_validate_message(self, record: dict) -> None:

@@ -138,7 +138,18 @@ class TargetMongoDB(Target):
         ]
 
     def drain_one(self, sink: Sink) -> None:
-        """One drain at a time per sink: a parent's drain also drains its array child sinks."""
+        """One drain at a time per sink: a parent's drain also drains its array child sinks.
+
+        A SCHEMA message that changes a stream's schema retires its sink (the SDK keeps it
+        until the next full drain) and starts a new one. Records the retired sink still holds
+        came first, so they are written first: otherwise a full new batch (or an
+        ACTIVATE_VERSION) would be written before them, and an older version of a document
+        would replace a newer one.
+        """
+        for retired in [old for old in self._sinks_to_clear if old.stream_name == sink.stream_name]:
+            if retired is not sink:
+                with self._drain_locks.setdefault(id(retired), threading.RLock()):
+                    super().drain_one(retired)
         with self._drain_locks.setdefault(id(sink), threading.RLock()):
             super().drain_one(sink)
 

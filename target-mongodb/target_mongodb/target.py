@@ -146,8 +146,10 @@ class TargetMongoDB(Target):
         ACTIVATE_VERSION) would be written before them, and an older version of a document
         would replace a newer one.
         """
-        for retired in [old for old in self._sinks_to_clear if old.stream_name == sink.stream_name]:
-            if retired is not sink:
+        for retired in self._sinks_to_clear:
+            if retired is sink:
+                break  # only those retired before this one (the list is in order of retirement)
+            if retired.stream_name == sink.stream_name:
                 with self._drain_locks.setdefault(id(retired), threading.RLock()):
                     super().drain_one(retired)
         with self._drain_locks.setdefault(id(sink), threading.RLock()):

@@ -290,9 +290,21 @@ class _ConverterCompiler:
             return self._array_converter(branch)
         return restore_any
 
-    def _object_converter(self, branch: Branch) -> Converter:
+    def record_converter(self, schema: Schema) -> Converter:
+        """For whole records: a record is a document even when its keys are a wrapper's (`$ref`, `$id`)."""
+        objects = [branch for branch in branches(schema, self._resolver) if "object" in branch.types]
+        if len(objects) == 1:
+            return self._object_converter(objects[0], record=True)
+        convert = self.compile(schema)
+
+        def convert_record(value: t.Any) -> t.Any:
+            return _restore_fields(value) if is_extended_json_wrapper(value) else convert(value)
+
+        return convert_record
+
+    def _object_converter(self, branch: Branch, *, record: bool = False) -> Converter:
         names = [name for name, _schema in branch.properties or ()]
-        if names and all(name[:1] == "$" for name in names) and not branch.pattern_properties:
+        if not record and names and all(name[:1] == "$" for name in names) and not branch.pattern_properties:
             decode = wrapper_decoder(names)
             if decode is not None:
                 return _wrapper_converter(frozenset(names), decode)
@@ -303,7 +315,7 @@ class _ConverterCompiler:
             others.append(branch.additional_properties)
         others_specific = any(self.compile(schema) is not restore_any for schema in others)
         if not specific and not others_specific:
-            return restore_any
+            return _restore_fields if record else restore_any
         unknown: dict[str, Converter] = {}
 
         def for_key(key: str) -> Converter:
@@ -316,7 +328,7 @@ class _ConverterCompiler:
             return converter
 
         def convert_object(value: t.Any) -> t.Any:
-            if type(value) is not dict or is_extended_json_wrapper(value):
+            if type(value) is not dict or (not record and is_extended_json_wrapper(value)):
                 return restore_any(value)
             try:
                 if not others_specific:
@@ -353,6 +365,11 @@ class _ConverterCompiler:
         return convert_array
 
 
+def _restore_fields(value: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A document's fields restored one by one (the document itself is never taken for a wrapper)."""
+    return {key: item if type(item) in _AS_IS else restore_any(item) for key, item in value.items()}
+
+
 def _locate_failure(value: dict[str, t.Any], for_key: t.Callable[[str], Converter]) -> t.NoReturn:
     """Convert again key by key to name the field at fault (only ever on the error path)."""
     for key, item in value.items():
@@ -367,5 +384,10 @@ def _locate_failure(value: dict[str, t.Any], for_key: t.Callable[[str], Converte
 
 
 def compile_converter(schema: Schema) -> Converter:
-    """A converter for values described by `schema` (a record schema gives a record converter)."""
+    """A converter for values described by `schema`."""
     return _ConverterCompiler(schema).compile(schema)
+
+
+def compile_record_converter(schema: Schema) -> Converter:
+    """A converter for the records of a stream whose schema is `schema`."""
+    return _ConverterCompiler(schema).record_converter(schema)

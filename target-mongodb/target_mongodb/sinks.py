@@ -25,8 +25,13 @@ from mongodb_common.singer_fields import DELETED_AT, DENEST_VERSION, SOURCE_KEY
 from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
-from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
-from target_mongodb.record_restoration import ValueRestorationError, compile_converter
+from target_mongodb.errors import (
+    KeyPropertyNameError,
+    MissingKeyPropertiesRejectedError,
+    RecordRejectedError,
+    WriteFailedError,
+)
+from target_mongodb.record_restoration import ValueRestorationError, compile_record_converter
 from target_mongodb.record_validation import FastRecordValidator, unreadable_patterns
 
 if t.TYPE_CHECKING:
@@ -60,7 +65,7 @@ class MongoSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._mongo_target = target
         self.database_name, self.collection_name = target.namespace_for(stream_name)
-        self._convert = compile_converter(schema)
+        self._convert = compile_record_converter(schema)
         self._rejection: str | None = None
         self._hard_delete = self.config.get("hard_delete", True)
         self._load_method = str(self.config.get("load_method") or UPSERT)
@@ -88,6 +93,14 @@ class MongoSink(BatchSink):
             removed = self.collection.delete_many({}).deleted_count
             self.logger.info("load_method=overwrite: emptied %s.%s (%d documents)", *namespace, removed)
         keys = list(self.key_properties)
+        for key in keys:
+            if key[:1] == "$" or "." in key:
+                msg = (
+                    f"stream {self.stream_name!r}: key property {key!r} cannot identify documents: MongoDB "
+                    "reads a name with '.' as a path into a sub-document and one starting with '$' as an "
+                    "operator (such fields are stored, but cannot be keys)"
+                )
+                raise KeyPropertyNameError(msg)
         if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
             self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
         if keys and self.process_activate_version_messages:
@@ -175,7 +188,8 @@ class MongoSink(BatchSink):
             context.setdefault("inserts", []).append((write_operations.insert(raw), self._line_number))
             return
         filter_ = write_operations.key_filter(document, keys)
-        self._stage(context, filter_, write_operations.upsert(filter_, raw), version)
+        dollar_names = write_operations.has_dollar_field_names(document)
+        self._stage(context, filter_, write_operations.upsert(filter_, raw, dollar_names=dollar_names), version)
 
     def _stage(self, context: dict, filter_: dict, operation: t.Any, version: int | None) -> None:
         operations: dict[bytes, _Staged] = context.setdefault("operations", {})

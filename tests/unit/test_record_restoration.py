@@ -188,3 +188,17 @@ def test_false_schema_and_huge_unions_never_fail() -> None:
     huge = {"allOf": [{"anyOf": [{"type": "string", "format": "date-time"}] * 9}] * 3}  # 729 combinations
     assert _restore(huge, WHEN) == WHEN  # too many branches: treated as open
     assert _restore(False, {"$numberLong": "1"}) == Int64(1)
+
+
+def test_a_record_is_a_document_even_when_its_keys_are_a_wrappers() -> None:
+    from target_mongodb.record_restoration import compile_record_converter
+
+    open_schema = {"type": "object", "properties": {}}
+    typed = {"type": "object", "properties": {"$id": {"type": "string", "format": "x-bson-objectid"}}}
+    record = {"$ref": "orders", "$id": "6630c2f0a1b2c3d4e5f60718"}
+    assert compile_record_converter(open_schema)(dict(record)) == record
+    assert compile_record_converter(typed)(dict(record)) == {
+        "$ref": "orders",
+        "$id": ObjectId("6630c2f0a1b2c3d4e5f60718"),
+    }
+    assert compile_record_converter({"anyOf": [open_schema, typed]})({"$date": WHEN}) == {"$date": WHEN}

@@ -103,8 +103,6 @@ class MongoSink(BatchSink):
                 raise KeyPropertyNameError(msg)
         if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
             self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
-        if keys and self.process_activate_version_messages:
-            version_ledger.ensure_index(self.database)
 
     # -- per record ------------------------------------------------------------------
 
@@ -316,11 +314,10 @@ class MongoSink(BatchSink):
         ledger = self.database.get_collection(
             version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
         )
-        entries = version_ledger.batch_entries(self.collection_name, written)
+        entries = version_ledger.ledger_entries(self.collection_name, written)
         call_with_retries(
-            # Fresh copies per attempt (insert_many adds `_id`): a retry after a lost reply at
-            # worst stores an entry twice, which activation handles like one.
-            lambda: ledger.insert_many([dict(entry) for entry in entries], ordered=True),
+            # A retry after a lost reply finds the entries there (duplicate `_id`s, ignored).
+            lambda: version_ledger.write_entries(ledger, entries),
             self._retry_policy,
             f"stream {self.stream_name!r}, version ledger write",
             self.logger,
@@ -335,13 +332,20 @@ class MongoSink(BatchSink):
                 self.stream_name,
             )
             return
-        removed = version_ledger.activate_version(
-            self.database,
-            self.collection,
-            list(self.key_properties),
-            new_version,
-            hard_delete=self._hard_delete,
-            now=datetime.datetime.now(tz=datetime.timezone.utc),
+        now = datetime.datetime.now(tz=datetime.timezone.utc)
+        removed = call_with_retries(
+            # Activation is idempotent: after a transient fault it is simply done again.
+            lambda: version_ledger.activate_version(
+                self.database,
+                self.collection,
+                list(self.key_properties),
+                new_version,
+                hard_delete=self._hard_delete,
+                now=now,
+            ),
+            self._retry_policy,
+            f"stream {self.stream_name!r}, ACTIVATE_VERSION {new_version}",
+            self.logger,
         )
         self.logger.info(
             "ACTIVATE_VERSION %s on %s.%s: %d documents of older versions %s",

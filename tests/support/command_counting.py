@@ -22,12 +22,15 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.commands: list[tuple[str, t.Any]] = []
+        self.documents_returned = 0  # by find and getMore: what reads cost in documents
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands.append((event.command_name, event.command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        cursor = event.reply.get("cursor") if event.command_name in {"find", "getMore", "aggregate"} else None
+        if cursor is not None:
+            self.documents_returned += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
@@ -40,6 +43,7 @@ class CommandCounter(monitoring.CommandListener):
 
     def clear(self) -> None:
         self.commands.clear()
+        self.documents_returned = 0
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> CommandCounter:

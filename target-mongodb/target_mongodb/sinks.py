@@ -40,6 +40,10 @@ if t.TYPE_CHECKING:
     from target_mongodb.target import TargetMongoDB
 
 DEAD_LETTER = "dead_letter"
+# One document of MongoDB's largest size a batch. Peak memory is about three times this
+# (the batch, pymongo's message, the record being converted) plus the largest record's
+# own conversion, which keeps the target under 300 MB with 16 MiB documents.
+DEFAULT_BATCH_SIZE_BYTES = 16 * 1024 * 1024
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 _MISSING_KEYS = "record lacks key properties"
@@ -71,6 +75,8 @@ class MongoSink(BatchSink):
         self._load_method = str(self.config.get("load_method") or UPSERT)
         self._retry_policy = RetryPolicy.from_config(self.config)
         self._keep_metadata = self.config.get("add_record_metadata", False)
+        self._max_batch_bytes = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
+        self._pending_bytes = 0
 
     # -- destination -----------------------------------------------------------------
 
@@ -103,6 +109,22 @@ class MongoSink(BatchSink):
                 raise KeyPropertyNameError(msg)
         if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
             self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
+
+    # -- batch bounds ----------------------------------------------------------------
+
+    @property
+    def batch_full(self) -> bool:
+        """Full at `batch_size_rows` records or at `batch_size_bytes` bytes of documents."""
+        return self.current_size >= self.max_size or self._pending_bytes >= self._max_batch_bytes
+
+    @property
+    def is_full(self) -> bool:
+        """Never, to the SDK: the target writes full batches between messages (`batch_full`)."""
+        return False
+
+    def start_drain(self) -> dict:
+        self._pending_bytes = 0
+        return super().start_drain()
 
     # -- per record ------------------------------------------------------------------
 
@@ -182,6 +204,7 @@ class MongoSink(BatchSink):
         except (ValueRestorationError, DocumentRejectedError, ExtendedJsonError) as exc:
             self._reject(context, record, str(exc))
             return
+        self._pending_bytes += len(raw.raw)
         if not keys or self._load_method == APPEND_ONLY:
             context.setdefault("inserts", []).append((write_operations.insert(raw), self._line_number))
             return

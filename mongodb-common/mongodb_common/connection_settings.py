@@ -24,9 +24,7 @@ def connection_properties(*, default_app_name: str) -> list[th.Property]:
             "mongodb_uri",
             th.StringType,
             secret=True,
-            description=(
-                "Connection string (mongodb:// or mongodb+srv://). Overrides host and port."
-            ),
+            description=("Connection string (mongodb:// or mongodb+srv://). Overrides host and port."),
         ),
         th.Property("host", th.StringType, default="localhost", description="Server host name (no URI)."),
         th.Property("port", th.IntegerType, default=27017, description="Server port (no URI)."),

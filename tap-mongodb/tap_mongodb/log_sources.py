@@ -474,7 +474,6 @@ class OplogSource(_FollowedNamespaces):
         return followed and change.operation in self._operation_types
 
 
-
 def _identity(value: t.Any) -> t.Any:
     try:
         hash(value)

@@ -21,9 +21,7 @@ if t.TYPE_CHECKING:
 
 def raw_view(collection: pymongo.collection.Collection) -> pymongo.collection.Collection:
     """The same collection, handing out undecoded documents."""
-    return collection.with_options(
-        codec_options=collection.codec_options.with_options(document_class=RawBSONDocument)
-    )
+    return collection.with_options(codec_options=collection.codec_options.with_options(document_class=RawBSONDocument))
 
 
 def decoded(documents: t.Iterable[RawBSONDocument], codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:

@@ -12,6 +12,7 @@ import typing as t
 import pymongo
 
 from mongodb_common.singer_fields import DENEST_VERSION, SOURCE_KEY
+from target_mongodb.write_operations import written_document
 
 
 def stale_row_filters(parent_writes: t.Iterable[tuple[t.Any, dict[str, t.Any]]]) -> list[dict[str, t.Any]]:
@@ -22,7 +23,7 @@ def stale_row_filters(parent_writes: t.Iterable[tuple[t.Any, dict[str, t.Any]]])
         if isinstance(operation, pymongo.DeleteOne):
             filters.append({SOURCE_KEY: parent_id})
             continue
-        document = getattr(operation, "_doc", None)
+        document = written_document(operation)
         version = document.get(DENEST_VERSION) if document is not None else None
         if version is not None:
             filters.append({SOURCE_KEY: parent_id, DENEST_VERSION: {"$lt": version}})

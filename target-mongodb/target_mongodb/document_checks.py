@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import re
 import typing as t
 
 import bson
+from bson import Regex
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.raw_bson import RawBSONDocument
 
@@ -36,16 +38,27 @@ def _check_names(document: t.Mapping[str, t.Any], path: str = "") -> None:
             _check_names(value, f"{path}{key}.")
 
 
+def _check_id(document: t.Mapping[str, t.Any]) -> None:
+    """MongoDB's rule for `_id` values, checked here so every server refuses them alike."""
+    value = document.get("_id")
+    if isinstance(value, (list, tuple)):
+        msg = "_id is an array, which MongoDB refuses as a document's _id"
+        raise DocumentRejectedError(msg)
+    if isinstance(value, (Regex, re.Pattern)):
+        msg = "_id is a regular expression, which MongoDB refuses as a document's _id"
+        raise DocumentRejectedError(msg)
+
+
 def encode_checked(document: dict[str, t.Any]) -> RawBSONDocument:
-    """Encode once for the wire, refusing bad field names and documents over 16 MiB.
+    """Encode once for the wire, refusing names BSON cannot hold and documents over 16 MiB.
 
     The encoded form is what gets sent, so checking the size costs no second encoding. The
     walk that names a bad nested field runs only when encoding fails, not for every record.
+    Names starting with `$` or holding `.` are MongoDB's to judge: it stores them (5.0+),
+    and write_operations chooses a write that can carry them.
     """
-    for key in document:
-        if key[:1] == "$":
-            msg = f"top-level field name {key!r} starts with '$', which MongoDB refuses to store"
-            raise DocumentRejectedError(msg)
+    if "_id" in document:
+        _check_id(document)
     try:
         data = bson.encode(document)
     except (bson.errors.InvalidDocument, OverflowError) as exc:

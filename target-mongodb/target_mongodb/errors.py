@@ -42,5 +42,9 @@ class MissingKeyPropertiesRejectedError(RecordRejectedError, MissingKeyPropertie
     """A record without its key properties (also the SDK's MissingKeyPropertiesError)."""
 
 
+class KeyPropertyNameError(ConnectorError):
+    """A key property MongoDB cannot query by (a `.` or a leading `$` in its name)."""
+
+
 class WriteFailedError(ConnectorError):
     """The server refused writes of a batch; nothing past the last durable write is confirmed."""

@@ -25,9 +25,14 @@ from mongodb_common.singer_fields import DELETED_AT, DENEST_VERSION, SOURCE_KEY
 from target_mongodb import array_rows, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
-from target_mongodb.errors import MissingKeyPropertiesRejectedError, RecordRejectedError, WriteFailedError
-from target_mongodb.record_restoration import ValueRestorationError, compile_converter
-from target_mongodb.record_validation import FastRecordValidator
+from target_mongodb.errors import (
+    KeyPropertyNameError,
+    MissingKeyPropertiesRejectedError,
+    RecordRejectedError,
+    WriteFailedError,
+)
+from target_mongodb.record_restoration import ValueRestorationError, compile_record_converter
+from target_mongodb.record_validation import FastRecordValidator, unreadable_patterns
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -35,6 +40,10 @@ if t.TYPE_CHECKING:
     from target_mongodb.target import TargetMongoDB
 
 DEAD_LETTER = "dead_letter"
+# One document of MongoDB's largest size a batch. Peak memory is about three times this
+# (the batch, pymongo's message, the record being converted) plus the largest record's
+# own conversion, which keeps the target under 300 MB with 16 MiB documents.
+DEFAULT_BATCH_SIZE_BYTES = 16 * 1024 * 1024
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)
 _MISSING_KEYS = "record lacks key properties"
@@ -60,12 +69,14 @@ class MongoSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._mongo_target = target
         self.database_name, self.collection_name = target.namespace_for(stream_name)
-        self._convert = compile_converter(schema)
+        self._convert = compile_record_converter(schema)
         self._rejection: str | None = None
         self._hard_delete = self.config.get("hard_delete", True)
         self._load_method = str(self.config.get("load_method") or UPSERT)
         self._retry_policy = RetryPolicy.from_config(self.config)
         self._keep_metadata = self.config.get("add_record_metadata", False)
+        self._max_batch_bytes = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_SIZE_BYTES)
+        self._pending_bytes = 0
 
     # -- destination -----------------------------------------------------------------
 
@@ -90,21 +101,45 @@ class MongoSink(BatchSink):
                 removed = self.collection.delete_many({}).deleted_count
                 self.logger.info("load_method=overwrite: emptied %s.%s (%d documents)", *namespace, removed)
             keys = list(self.key_properties)
+            for key in keys:
+                if key[:1] == "$" or "." in key:
+                    msg = (
+                        f"stream {self.stream_name!r}: key property {key!r} cannot identify documents: MongoDB "
+                        "reads a name with '.' as a path into a sub-document and one starting with '$' as an "
+                        "operator (such fields are stored, but cannot be keys)"
+                    )
+                    raise KeyPropertyNameError(msg)
             if keys and keys != ["_id"] and self._load_method != APPEND_ONLY:
                 self.collection.create_index([(key, pymongo.ASCENDING) for key in keys], unique=True)
-            if keys and self.process_activate_version_messages:
-                version_ledger.ensure_index(self.database)
+
+    # -- batch bounds ----------------------------------------------------------------
+
+    @property
+    def batch_full(self) -> bool:
+        """Full at `batch_size_rows` records or at `batch_size_bytes` bytes of documents."""
+        return self.current_size >= self.max_size or self._pending_bytes >= self._max_batch_bytes
+
+    @property
+    def is_full(self) -> bool:
+        """Never, to the SDK: the target writes full batches between messages (`batch_full`)."""
+        return False
+
+    def start_drain(self) -> dict:
+        self._pending_bytes = 0
+        return super().start_drain()
 
     # -- per record ------------------------------------------------------------------
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
             return None
-        try:
-            return FastRecordValidator(self.schema)
-        except (SyntaxError, RecursionError):
-            # Schemas nested deeper than Python code can be (fastjsonschema generates code).
-            return super().get_validator()
+        for pattern in unreadable_patterns(self.schema):
+            self.logger.warning(
+                "Stream %r: the schema's pattern %r is not a regular expression Python can read; it is not enforced",
+                self.stream_name,
+                pattern,
+            )
+        return FastRecordValidator(self.schema)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -125,7 +160,7 @@ class MongoSink(BatchSink):
             try:
                 self._validator.validate(record)
             except InvalidRecord as exc:
-                self._rejection = f"record does not match the stream's schema: {exc}"
+                self._rejection = f"record does not match the stream's schema: {exc.error_message}"
         return record
 
     def _singer_validate_message(self, record: dict) -> None:
@@ -171,11 +206,13 @@ class MongoSink(BatchSink):
         except (ValueRestorationError, DocumentRejectedError, ExtendedJsonError) as exc:
             self._reject(context, record, str(exc))
             return
+        self._pending_bytes += len(raw.raw)
         if not keys or self._load_method == APPEND_ONLY:
             context.setdefault("inserts", []).append((write_operations.insert(raw), self._line_number))
             return
         filter_ = write_operations.key_filter(document, keys)
-        self._stage(context, filter_, write_operations.upsert(filter_, raw), version)
+        dollar_names = write_operations.has_dollar_field_names(document)
+        self._stage(context, filter_, write_operations.upsert(filter_, raw, dollar_names=dollar_names), version)
 
     def _stage(self, context: dict, filter_: dict, operation: t.Any, version: int | None) -> None:
         operations: dict[bytes, _Staged] = context.setdefault("operations", {})
@@ -302,11 +339,10 @@ class MongoSink(BatchSink):
         ledger = self.database.get_collection(
             version_ledger.LEDGER_COLLECTION, write_concern=self._mongo_target.write_concern
         )
-        entries = version_ledger.batch_entries(self.collection_name, written)
+        entries = version_ledger.ledger_entries(self.collection_name, written)
         call_with_retries(
-            # Fresh copies per attempt (insert_many adds `_id`): a retry after a lost reply at
-            # worst stores an entry twice, which activation handles like one.
-            lambda: ledger.insert_many([dict(entry) for entry in entries], ordered=True),
+            # A retry after a lost reply finds the entries there (duplicate `_id`s, ignored).
+            lambda: version_ledger.write_entries(ledger, entries),
             self._retry_policy,
             f"stream {self.stream_name!r}, version ledger write",
             self.logger,
@@ -321,13 +357,20 @@ class MongoSink(BatchSink):
                 self.stream_name,
             )
             return
-        removed = version_ledger.activate_version(
-            self.database,
-            self.collection,
-            list(self.key_properties),
-            new_version,
-            hard_delete=self._hard_delete,
-            now=datetime.datetime.now(tz=datetime.timezone.utc),
+        now = datetime.datetime.now(tz=datetime.timezone.utc)
+        removed = call_with_retries(
+            # Activation is idempotent: after a transient fault it is simply done again.
+            lambda: version_ledger.activate_version(
+                self.database,
+                self.collection,
+                list(self.key_properties),
+                new_version,
+                hard_delete=self._hard_delete,
+                now=now,
+            ),
+            self._retry_policy,
+            f"stream {self.stream_name!r}, ACTIVATE_VERSION {new_version}",
+            self.logger,
         )
         self.logger.info(
             "ACTIVATE_VERSION %s on %s.%s: %d documents of older versions %s",

@@ -16,7 +16,7 @@ from target_mongodb.array_rows import is_child_of
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
 from target_mongodb.naming import KEEP_STREAM_NAME, NAMING_MODES, destination_namespace
-from target_mongodb.sinks import DEAD_LETTER, LOAD_METHODS, UPSERT, MongoSink
+from target_mongodb.sinks import DEAD_LETTER, DEFAULT_BATCH_SIZE_BYTES, LOAD_METHODS, UPSERT, MongoSink
 
 if t.TYPE_CHECKING:
     import pymongo
@@ -95,6 +95,16 @@ class TargetMongoDB(Target):
             description="Collection (in the stream's destination database) for rejected records.",
         ),
         th.Property(
+            "batch_size_bytes",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_BATCH_SIZE_BYTES,
+            description=(
+                "A batch is written once its documents reach this many bytes of BSON (16 MiB by "
+                "default), or `batch_size_rows` documents, whichever comes first. Bounds the "
+                "target's memory for large documents; MongoDB itself sends at most 48 MB a message."
+            ),
+        ),
+        th.Property(
             "max_state_age_seconds",
             th.IntegerType,
             default=60,
@@ -110,6 +120,20 @@ class TargetMongoDB(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = float(self.config.get("max_state_age_seconds", 60)) / 60
         self._overwritten: set[tuple[str, str]] = set()
         self._drain_locks: dict[int, threading.RLock] = {}
+        if isinstance(self.message_reader, LineNumberingReader):
+            self.message_reader.after_message = self._drain_full_sinks
+
+    def _drain_full_sinks(self) -> None:
+        """Write the batches that are full, between messages.
+
+        The SDK would write a full batch while the record that filled it is still held (its
+        parsed message, its converted document); with documents of several megabytes that
+        doubles the memory a write needs. Here the record is released first.
+        """
+        for sink in list(self._sinks_active.values()):
+            if isinstance(sink, MongoSink) and sink.batch_full:
+                self.logger.info("Batch of %s is full (%d records); writing it", sink.stream_name, sink.current_size)
+                self.drain_one(sink)
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Remember the state; flush everything (confirming it) once records have waited too long."""
@@ -138,7 +162,20 @@ class TargetMongoDB(Target):
         ]
 
     def drain_one(self, sink: Sink) -> None:
-        """One drain at a time per sink: a parent's drain also drains its array child sinks."""
+        """One drain at a time per sink: a parent's drain also drains its array child sinks.
+
+        A SCHEMA message that changes a stream's schema retires its sink (the SDK keeps it
+        until the next full drain) and starts a new one. Records the retired sink still holds
+        came first, so they are written first: otherwise a full new batch (or an
+        ACTIVATE_VERSION) would be written before them, and an older version of a document
+        would replace a newer one.
+        """
+        for retired in self._sinks_to_clear:
+            if retired is sink:
+                break  # only those retired before this one (the list is in order of retirement)
+            if retired.stream_name == sink.stream_name:
+                with self._drain_locks.setdefault(id(retired), threading.RLock()):
+                    super().drain_one(retired)
         with self._drain_locks.setdefault(id(sink), threading.RLock()):
             super().drain_one(sink)
 

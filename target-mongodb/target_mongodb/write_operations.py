@@ -1,4 +1,13 @@
-"""The MongoDB write each Singer record turns into: upsert, delete, soft delete or insert."""
+"""The MongoDB write each Singer record turns into: upsert, delete, soft delete or insert.
+
+An upsert is a replacement (`ReplaceOne`), the cheapest form, except for a document with a
+top-level field name starting with `$`: MongoDB (5.0+) stores such names on insert, but a
+replacement cannot carry them. Such a document is written by a pipeline update that builds
+it from literals: `$mergeObjects` of the runs of ordinary fields (as `$literal`) and of each
+`$`-prefixed field (set with `$setField`), in the document's own field order, so the stored
+document is the same, byte for byte, as an insert would store. Like a replacement, it
+replaces the whole document, so running it again changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +54,53 @@ def key_values(identity_: bytes) -> list[t.Any]:
     return bson.decode(identity_, codec_options=_KEY_OPTIONS)["k"]
 
 
-def upsert(filter_: dict[str, t.Any], document: RawBSONDocument) -> ReplaceOne:
+class PipelineUpsert(UpdateOne):
+    """An upsert by update pipeline, remembering the document it writes."""
+
+    def __init__(self, filter_: dict[str, t.Any], document: RawBSONDocument) -> None:
+        super().__init__(filter_, [{"$replaceWith": _document_expression(document)}], upsert=True)
+        self.document = document
+
+
+def has_dollar_field_names(document: t.Mapping[str, t.Any]) -> bool:
+    """A top-level field name a replacement cannot carry (nested ones it can)."""
+    return any(key[:1] == "$" for key in document)
+
+
+def _document_expression(document: RawBSONDocument) -> dict[str, t.Any]:
+    """An expression evaluating to `document` exactly, field order included."""
+    parts: list[dict[str, t.Any]] = []
+    run: dict[str, t.Any] = {}
+    for key, value in document.items():
+        if key[:1] != "$":
+            run[key] = value
+            continue
+        if run:
+            parts.append({"$literal": run})
+            run = {}
+        field = {"field": {"$literal": key}, "input": {"$literal": {}}, "value": {"$literal": value}}
+        parts.append({"$setField": field})
+    if run:
+        parts.append({"$literal": run})
+    return {"$mergeObjects": parts}
+
+
+def upsert(
+    filter_: dict[str, t.Any], document: RawBSONDocument, *, dollar_names: bool = False
+) -> ReplaceOne | UpdateOne:
+    """Replace (or insert) the document matching `filter_`; `dollar_names` from `has_dollar_field_names`."""
+    if dollar_names:
+        return PipelineUpsert(filter_, document)
     return ReplaceOne(filter_, document, upsert=True)
+
+
+def written_document(operation: t.Any) -> t.Mapping[str, t.Any] | None:
+    """The document an insert or upsert writes (None for deletes and soft deletes)."""
+    if isinstance(operation, PipelineUpsert):
+        return operation.document
+    if isinstance(operation, (ReplaceOne, InsertOne)):
+        return operation._doc  # pymongo keeps no public accessor
+    return None
 
 
 def insert(document: RawBSONDocument) -> InsertOne:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import typing as t
 
@@ -136,23 +137,55 @@ def test_activate_version_soft_marks_and_keeps_documents_free_of_version_fields(
     assert set(docs[1]) == {"_id", "name", "_sdc_deleted_at"}
 
 
-def _ledger(deployment: Deployment) -> list[dict[str, t.Any]]:
-    return list(deployment.database("dest")["_sdc_table_versions"].find({}, sort=[("v", 1)]))
+def _entries(deployment: Deployment) -> list[tuple[str, int, t.Any]]:
+    """(collection, version, key) of each ledger entry of this release."""
+    found = []
+    for entry in deployment.database("dest")["_sdc_table_versions"].find({"_id": {"$type": "string"}}):
+        collection, identity, version = entry["_id"].split("\x00")
+        found.append((collection, int(version), bson.decode(base64.b64decode(identity))["k"][0]))
+    return sorted(found)
 
 
-def test_version_ledger_keeps_one_entry_per_batch_and_forgets_activated_versions(deployment: Deployment) -> None:
+def test_version_ledger_keeps_one_entry_per_document_and_forgets_activated_versions(deployment: Deployment) -> None:
     config = _config(deployment, batch_size_rows=4)
     run_target(config, _versioned_sync(100, list(range(10))))
-    assert [(entry["v"], len(entry["ids"])) for entry in _ledger(deployment)] == [(100, 4), (100, 4), (100, 2)]
+    run_target(config, _versioned_sync(100, [4, 5]))  # written again: no second entry
+    assert _entries(deployment) == [("shop-orders", 100, i) for i in range(10)]
     # A re-sync whose batches group the keys differently: only 3 and 7 are gone at the source.
     run_target(config, _versioned_sync(200, [9, 8, 6, 5, 4, 2, 1, 0]))
     assert [d["_id"] for d in _docs(deployment)] == [0, 1, 2, 4, 5, 6, 8, 9]
-    assert {entry["v"] for entry in _ledger(deployment)} == {200}
+    assert _entries(deployment) == [("shop-orders", 200, i) for i in (0, 1, 2, 4, 5, 6, 8, 9)]
+
+
+def test_activation_honours_batch_ledger_entries_of_the_previous_release(deployment: Deployment) -> None:
+    """A sync begun before the upgrade: batch entries (`ids`) of versions 100 and 200."""
+    ledger = deployment.database("dest")["_sdc_table_versions"]
+    ledger.create_index([("c", 1), ("v", 1), ("ids", 1)])  # as that release did
+    documents = deployment.database("dest")["shop-orders"]
+    documents.insert_many([{"_id": i, "name": "old"} for i in range(1, 7)])
+
+    def ids(*keys: int) -> list[bytes]:
+        return [bson.encode({"k": [key]}) for key in keys]
+
+    ledger.insert_many(
+        [
+            {"c": "shop-orders", "v": 100, "ids": ids(1, 2, 3, 4)},
+            {"c": "shop-orders", "v": 100, "ids": ids(5)},
+            {"c": "shop-orders", "v": 200, "ids": ids(1, 2)},
+            {"c": "other", "v": 100, "ids": ids(1)},
+        ]
+    )
+    run_target(_config(deployment), _versioned_sync(200, [3]))
+    assert [d["_id"] for d in _docs(deployment)] == [1, 2, 3, 6]  # 6: never written with a version
+    assert _entries(deployment) == [("shop-orders", 200, 1), ("shop-orders", 200, 2), ("shop-orders", 200, 3)]
+    assert [e["c"] for e in ledger.find({"ids": {"$exists": True}})] == ["other"]  # converted when activated
+    assert len(ledger.index_information()) == 2  # still needed for it
 
 
 def test_activation_honours_per_document_ledger_entries_of_earlier_releases(deployment: Deployment) -> None:
     """A sync begun before the upgrade to batch entries: 1 and 2 written by version 200 then."""
     ledger = deployment.database("dest")["_sdc_table_versions"]
+    ledger.create_index([("c", 1), ("v", 1)])  # as those releases did
     documents = deployment.database("dest")["shop-orders"]
     documents.insert_many([{"_id": i, "name": "old"} for i in (1, 2, 3, 4)])
     ledger.insert_many(
@@ -161,7 +194,8 @@ def test_activation_honours_per_document_ledger_entries_of_earlier_releases(depl
     )
     run_target(_config(deployment), _versioned_sync(200, [3]))
     assert [d["_id"] for d in _docs(deployment)] == [1, 2, 3]
-    assert list(ledger.find({"v": {"$lt": 200}})) == []
+    assert _entries(deployment) == [("shop-orders", 200, 1), ("shop-orders", 200, 2), ("shop-orders", 200, 3)]
+    assert list(ledger.index_information()) == ["_id_"]  # no entry of an earlier release is left
 
 
 def test_activating_an_older_version_spares_documents_a_newer_version_wrote(deployment: Deployment) -> None:

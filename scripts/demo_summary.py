@@ -6,32 +6,31 @@ whether the copy is identical (the same BSON, byte for byte: types, values, fiel
 
 from __future__ import annotations
 
-import datetime
 import sys
 import typing as t
 
 import bson
 import pymongo
 from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.raw_bson import RawBSONDocument
 
-CODEC_OPTIONS: CodecOptions = CodecOptions(
-    tz_aware=True, tzinfo=datetime.timezone.utc, datetime_conversion=DatetimeConversion.DATETIME_AUTO
-)
+# Documents as the server's own bytes (any date, any field order), keyed by their _id's bytes.
+RAW: CodecOptions = CodecOptions(document_class=RawBSONDocument, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
 def _by_id(collection: t.Any) -> dict[bytes, bytes]:
-    return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in collection.find()}
+    return {bson.encode({"k": d["_id"]}, codec_options=RAW): d.raw for d in collection.find()}
 
 
 def summary(source_uri: str, destination_uri: str) -> tuple[list[str], bool]:
-    source = pymongo.MongoClient(source_uri).with_options(codec_options=CODEC_OPTIONS)
-    destination = pymongo.MongoClient(destination_uri).with_options(codec_options=CODEC_OPTIONS)
+    source: pymongo.MongoClient = pymongo.MongoClient(source_uri, document_class=RawBSONDocument)
+    destination: pymongo.MongoClient = pymongo.MongoClient(destination_uri, document_class=RawBSONDocument)
     lines = [f"  {'namespace':<24}{'source':>8}{'copy':>8}  identical"]
     all_identical = True
     for database in sorted(name for name in source.list_database_names() if name.startswith("demo_")):
         for collection in sorted(source[database].list_collection_names()):
-            original = _by_id(source[database][collection])
-            copied = _by_id(destination[database][collection])
+            original = _by_id(source[database].get_collection(collection, codec_options=RAW))
+            copied = _by_id(destination[database].get_collection(collection, codec_options=RAW))
             identical = original == copied
             all_identical &= identical
             verdict = "yes" if identical else f"NO ({sum(copied.get(k) != v for k, v in original.items())} differ)"

@@ -181,6 +181,12 @@ class ConformanceChecker:
 
     def exactly_fits(self, value: t.Any, node: SchemaNode) -> bool:
         """Observing the value would leave the declared schema as it is."""
-        widened = node.copy()
+        if isinstance(value, (dict, list, tuple)):
+            widened = node.copy()
+            self._observer.observe(widened, value)
+            return render(widened) == render(node)
+        # A scalar changes at most this node and the children its encoded object names.
+        keys = tuple(self._observer.object_keys(value))
+        widened = node.level_copy(keys)
         self._observer.observe(widened, value)
-        return render(widened) == render(node)
+        return render(widened) == render(node.level_copy(keys))

@@ -99,6 +99,11 @@ class ValueObserver:
         if not self.extended:
             node.bson_types.add("object")
 
+    def object_keys(self, value: t.Any) -> t.Iterable[str]:
+        """The keys of the object a scalar BSON value is encoded as (none for a plain scalar)."""
+        encoded = encode_extended_json(value) if self.extended else _plain_object(value)
+        return encoded.keys() if isinstance(encoded, dict) else ()
+
     def observe(self, node: SchemaNode, value: t.Any) -> None:
         if node.accepts_any or node.any_type:
             return

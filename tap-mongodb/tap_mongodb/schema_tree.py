@@ -110,6 +110,25 @@ class SchemaNode:
         duplicate.clear_memos()
         return duplicate
 
+    def level_copy(self, keys: t.Iterable[str]) -> SchemaNode:
+        """This node's own facts with copies of only the named children, and no items.
+
+        Enough to tell whether a scalar changes the node (a scalar reaches only the children
+        its encoded object names): copying the whole subtree instead made every check of a
+        deeply nested document cost the square of its depth.
+        """
+        duplicate = SchemaNode()
+        duplicate.types = set(self.types)
+        duplicate.bson_types = set(self.bson_types)
+        duplicate.subtypes = set(self.subtypes)
+        duplicate.formats = set(self.formats)
+        duplicate.accepts_any, duplicate.any_type, duplicate.foreign = self.accepts_any, self.any_type, self.foreign
+        for key in keys:
+            child = self.properties.get(key)
+            if child is not None:
+                duplicate.properties[key] = child.copy()
+        return duplicate
+
 
 # ---------------------------------------------------------------------------------------
 # rendering

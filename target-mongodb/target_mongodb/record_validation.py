@@ -38,6 +38,11 @@ _COUNT_KEYWORDS = frozenset(
     {"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains", "maxContains"}
 )
 _REMOTE_SCHEMES = ("http", "https", "file", "ftp", "data")
+# fastjsonschema's code generation, and jsonschema's check of a schema against the 2020-12
+# meta-schema, grow much faster than the schema: for 10,000 subschemas (documents nested 80
+# deep with arrays of themselves) each took over a minute. Past this size the schema is
+# interpreted, unchecked; its records are still validated.
+_SUBSCHEMAS_PREPARED_AT_MOST = 2_000
 
 
 class _DecimalLiteral(decimal.Decimal):
@@ -126,6 +131,21 @@ def _formats(schema: t.Any, found: set[str]) -> set[str]:
     return found
 
 
+def _subschemas_beyond(schema: t.Any, limit: int) -> bool:
+    """Whether the schema holds more than `limit` objects, counted without walking further."""
+    pending, seen = [schema], 0
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            seen += 1
+            if seen > limit:
+                return True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
 def _any_value(_value: t.Any) -> bool:
     return True
 
@@ -135,13 +155,15 @@ class InterpretingValidator(BaseJSONSchemaValidator):
 
     Unlike the SDK's class, a schema nested deeper than the meta-schema check can follow
     (MongoDB documents nest 100 levels; checking such a schema needs thrice Python's default
-    recursion limit) is used unchecked: its records are still validated.
+    recursion limit), or too large to check in reasonable time, is used unchecked: its
+    records are still validated.
     """
 
     def __init__(self, schema: dict[str, t.Any]) -> None:
         super().__init__(schema)
         try:
-            DEFAULT_JSONSCHEMA_VALIDATOR.check_schema(schema)
+            if not _subschemas_beyond(schema, _SUBSCHEMAS_PREPARED_AT_MOST):
+                DEFAULT_JSONSCHEMA_VALIDATOR.check_schema(schema)
         except jsonschema.SchemaError as exc:
             msg = f"the stream's schema is not valid JSON Schema: {exc.message}"
             raise InvalidJSONSchema(msg) from exc
@@ -169,6 +191,9 @@ class FastRecordValidator(BaseJSONSchemaValidator):
         self._validate: t.Callable[[t.Any], t.Any] | None
         formats = dict.fromkeys(_formats(schema, set()), _any_value)
         try:
+            if _subschemas_beyond(schema, _SUBSCHEMAS_PREPARED_AT_MOST):
+                msg = "too large a schema to compile"
+                raise ValueError(msg)  # the same fallback as any compile failure
             self._validate = fastjsonschema.compile(
                 _for_fastjsonschema(self._enforceable),
                 formats=formats,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import bson
 import pytest
 from bson import Int64, ObjectId
+from bson.raw_bson import RawBSONDocument
 
 from tests.support.bson_samples import storable_on_test_server
 from tests.support.deployment import CODEC_OPTIONS
@@ -17,10 +18,13 @@ from tests.support.singer_io import discover, last_state, run_tap, run_target, s
 if TYPE_CHECKING:
     from tests.support.deployment import Deployment
 
+RAW_CODEC_OPTIONS = CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
+
 
 def _by_id(collection: object) -> dict[bytes, bytes]:
-    documents = collection.find({})  # type: ignore[attr-defined]
-    return {bson.encode({"k": d["_id"]}): bson.encode(d, codec_options=CODEC_OPTIONS) for d in documents}
+    """Each document's stored bytes, by its _id's: read raw, as a `$ref`/`$id` document is no DBRef."""
+    raw = collection.with_options(codec_options=RAW_CODEC_OPTIONS)  # type: ignore[attr-defined]
+    return {bson.encode({"k": d["_id"]}, codec_options=CODEC_OPTIONS): d.raw for d in raw.find({})}
 
 
 @pytest.mark.parametrize("naming", ["strip_database_prefix"])

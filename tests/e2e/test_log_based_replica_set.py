@@ -22,6 +22,7 @@ import pytest
 
 from tap_mongodb.log_sources import LogPositionLostError
 from tap_mongodb.streams import CollectionStream
+from tests.support.busy_writer import BusyWriter
 from tests.support.deployment import Deployment
 from tests.support.server import MONGODB_URI_SET, SecantusServer
 from tests.support.singer_io import discover, last_state, parse_messages, records, run_tap, run_target, select_streams
@@ -70,29 +71,6 @@ class Pipeline:
         source = {d["_id"]: d for d in self.source.find()}
         copied = {d["_id"]: d for d in self.deployment.database("dst").orders.find()}
         return source == copied
-
-
-class BusyWriter:
-    """Inserts into a database nobody follows until stopped."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.collection = deployment.database("busy").events
-        self.written = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-
-    def _write(self) -> None:
-        while not self._stop.is_set():
-            self.collection.insert_many([{"n": self.written + i} for i in range(50)])
-            self.written += 50
-
-    def __enter__(self) -> BusyWriter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def live_changes_of_every_kind(orders: t.Any, start: int, count: int) -> None:

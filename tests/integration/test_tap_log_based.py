@@ -17,6 +17,7 @@ import pytest
 from bson import Decimal128, ObjectId
 
 from tap_mongodb.log_session import LogInvalidatedError
+from tests.support.busy_writer import BusyWriter
 from tests.support.singer_io import discover, last_state, records, run_tap, run_target, select_streams
 
 if t.TYPE_CHECKING:
@@ -113,29 +114,6 @@ def test_changes_counted_by_operation_type_in_metrics(
     assert counts == {("insert", 2), ("update", 1), ("replace", 1), ("delete", 1)}
     assert "5 changes emitted (insert 2, update 1, replace 1, delete 1)" in caplog.text
     assert "behind the cluster" in caplog.text
-
-
-class BusyWriter:
-    """Writes to a database nobody follows until stopped, as another application would."""
-
-    def __init__(self, deployment: Deployment, name: str = "busy") -> None:
-        self.collection = deployment.database(name).events
-        self.written = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-
-    def _write(self) -> None:
-        while not self._stop.is_set():
-            self.collection.insert_many([{"n": self.written + i, "pad": "x" * 100} for i in range(50)])
-            self.written += 50
-
-    def __enter__(self) -> BusyWriter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.mark.parametrize("log_method", METHODS)

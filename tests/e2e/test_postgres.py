@@ -557,7 +557,6 @@ def test_type_drift_between_runs_loads_every_value(pipeline: Pipeline) -> None:
 POSTGRES_MAX_IDENTIFIER = 63
 
 
-@pytest.mark.xfail(reason="PostgreSQL identifiers are at most 63 characters: long stream names fail", strict=True)
 def test_collection_name_longer_than_postgres_identifiers_loads(pipeline: Pipeline) -> None:
     collection = "shipment_events_" + "x" * 54
     assert len(collection) == 70

@@ -232,13 +232,14 @@ def meltano_project() -> dict[str, t.Any]:
                         "flattening_max_depth": 3,
                         "denest_arrays": True,
                         "safe_column_names": True,
+                        "safe_stream_names": True,
                     },
                 },
                 {
                     # SQL destinations without flattening: objects and arrays land as JSON columns.
                     "name": "tap-mongodb--sql",
                     "inherit_from": "tap-mongodb",
-                    "config": {"bson_encoding": "plain", "safe_column_names": True},
+                    "config": {"bson_encoding": "plain", "safe_column_names": True, "safe_stream_names": True},
                 },
             ],
             "loaders": [

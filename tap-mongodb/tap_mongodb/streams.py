@@ -13,7 +13,7 @@ import time
 import typing as t
 
 import pymongo
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._util import utc_now
@@ -29,8 +29,10 @@ from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks, log_positions
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
+from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.raw_documents import decoded, raw_view
+from tap_mongodb.sync_progress import StreamProgress, estimate_total
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -95,7 +97,8 @@ class CollectionStream(Stream):
         self.declared = declared
         self.array_children: dict[str, ArrayChildStream] = {}
         self.primary_keys = ["_id"]
-        self._configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
+        configured_keys = tap.config.get("replication_keys") or {}
+        self._configured_key = configured_keys.get(info.stream_id) or configured_keys.get(info.namespace_stream_id)
         if self._configured_key:
             self.replication_key = self._configured_key
         self._mongo_tap = tap
@@ -168,6 +171,11 @@ class CollectionStream(Stream):
         if method not in {FULL_TABLE, INCREMENTAL, LOG_BASED}:
             msg = f"stream {self.name!r}: unknown replication method {method!r}"
             raise CatalogValidationError(msg)
+
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
+        if self.replication_method == LOG_BASED:
+            return initial_sync_counter(self.name)  # changes are counted by the log session
+        return super().get_record_counter(**kwargs)
 
     @property
     def is_sorted(self) -> bool:
@@ -277,7 +285,15 @@ class CollectionStream(Stream):
         self._adopt_record_schema()
         bookmarks.write_document_schema(self.stream_state, self.declared.document_schema)
         self.state_manager.is_flushed = False
-        super().sync(context)
+        summary = self._mongo_tap.run_summary
+        names = [self.name, *(child.name for child in self._selected_children())]
+        for name in names:
+            summary.started(name)
+        try:
+            super().sync(context)
+        finally:
+            for name in names:
+                summary.ended(name)
 
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
@@ -333,10 +349,15 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, full-table read from the start"
             return f"stream {self.name!r}, full-table read after _id {position['last_id']!r}"
 
+        progress = self._progress(
+            after_filter("_id", last_id, inclusive=False) if bookmarks.has_bookmark(last_id) else {}
+        )
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
             position["last_id"] = document["_id"]
             self._pending_position = (bookmarks.LAST_ID, document["_id"])
             yield self._to_record(document)
+            progress.advance()
+        progress.finish()
         bookmarks.finish_full_table(state)
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
@@ -403,6 +424,7 @@ class CollectionStream(Stream):
         else:
             return
         self._write_record_message(record)
+        self._mongo_tap.run_summary.add(self.name)
 
     def _deletion_record(self, change: Change) -> dict[str, t.Any]:
         """`_id` and `_sdc_deleted_at`, plus the document's last values when the log kept them."""
@@ -446,10 +468,17 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, incremental read from the start"
             return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
 
+        progress = self._progress(query)
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
             position["value"] = value_at_path(document, key)
             self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, position["value"])
             yield self._to_record(document)
+            progress.advance()
+        progress.finish()
+
+    def _progress(self, query: dict[str, t.Any]) -> StreamProgress:
+        total = estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)
+        return StreamProgress(self.name, total, self.logger, self._mongo_tap.run_summary)
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:
         """`>= bookmark`, plus what the mismatch policy says about keys it cannot reach."""

@@ -52,7 +52,7 @@ echo "  (initial sync done; the log position is saved in Meltano's state)"
 echo "Live changes on the source:"
 python scripts/demo_changes.py "$SOURCE"
 run log-based tap-mongodb--log-based target-mongodb
-grep -h "Log reading ended" .demo/log-based.log | sed 's/^.*Log reading ended/  Log reading ended/' || true
+grep -h "caught up with the cluster time" .demo/log-based.log | sed "s/^.*Log reading for/  Log reading for/" || true
 
 echo
 echo "Source and copy after the LOG_BASED run:"

@@ -121,7 +121,7 @@ class ConformanceChecker:
         return verdict
 
     def _subdocument_fits(self, value: dict[str, t.Any], node: SchemaNode) -> bool:
-        if (value and next(iter(value)).startswith("$") and is_lookalike(value)) or holds_object_like_scalars(node):
+        if (value and next(iter(value)).startswith("$") and is_lookalike(value)) or node.object_like:
             return self.exactly_fits(value, node)
         return self.document_fits(value, node)
 
@@ -139,7 +139,7 @@ class ConformanceChecker:
         if dict in fast:
             return True  # items of any shape
         document_fits = self.document_fits
-        plain_items = not holds_object_like_scalars(items)
+        plain_items = not items.object_like
         for item in value:
             kind = type(item)
             if kind in fast or (kind is float and floats and item - item == 0.0):
@@ -160,6 +160,7 @@ class ConformanceChecker:
         node.finite_floats = node.accepts_any or node.any_type or self.exactly_fits(1.5, node)
         # A Decimal128 in the double range is a JSON number in plain encoding (text beyond it).
         node.decimals = node.accepts_any or node.any_type or self.exactly_fits(Decimal128("1.5"), node)
+        node.object_like = holds_object_like_scalars(node)
         return node.fast
 
     def _kind(self, value: t.Any) -> t.Any:  # noqa: PLR0911 - one branch per value-dependent type

@@ -51,6 +51,7 @@ class SchemaNode:
         "formats",
         "items",
         "memo",
+        "object_like",
         "properties",
         "subtypes",
         "types",
@@ -71,6 +72,7 @@ class SchemaNode:
         self.fast: frozenset[type] | None = None
         self.finite_floats = False
         self.decimals = False
+        self.object_like = False
 
     def child(self, key: str) -> SchemaNode:
         node = self.properties.get(key)

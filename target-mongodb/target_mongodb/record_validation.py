@@ -39,10 +39,12 @@ _COUNT_KEYWORDS = frozenset(
 )
 _REMOTE_SCHEMES = ("http", "https", "file", "ftp", "data")
 # fastjsonschema's code generation, and jsonschema's check of a schema against the 2020-12
-# meta-schema, grow much faster than the schema: for 10,000 subschemas (documents nested 80
-# deep with arrays of themselves) each took over a minute. Past this size the schema is
-# interpreted, unchecked; its records are still validated.
-_SUBSCHEMAS_PREPARED_AT_MOST = 2_000
+# meta-schema, grow much faster than the schema with its depth: documents nested 80 deep
+# with arrays of themselves gave a schema each took over a minute to prepare (and
+# fastjsonschema then failed). Such a schema is interpreted, unchecked; its records are
+# still validated. Wide schemas stay compiled: their cost grows in proportion.
+_PREPARED_DEPTH_AT_MOST = 80  # dictionaries: about 40 levels of documents
+_PREPARED_SUBSCHEMAS_AT_MOST = 50_000
 
 
 class _DecimalLiteral(decimal.Decimal):
@@ -131,18 +133,19 @@ def _formats(schema: t.Any, found: set[str]) -> set[str]:
     return found
 
 
-def _subschemas_beyond(schema: t.Any, limit: int) -> bool:
-    """Whether the schema holds more than `limit` objects, counted without walking further."""
-    pending, seen = [schema], 0
+def _too_large_to_prepare(schema: t.Any) -> bool:
+    """Deeper or larger than compiling or meta-checking handles in reasonable time."""
+    pending: list[tuple[t.Any, int]] = [(schema, 0)]
+    seen = 0
     while pending:
-        node = pending.pop()
+        node, depth = pending.pop()
         if isinstance(node, dict):
             seen += 1
-            if seen > limit:
+            if seen > _PREPARED_SUBSCHEMAS_AT_MOST or depth > _PREPARED_DEPTH_AT_MOST:
                 return True
-            pending.extend(node.values())
+            pending.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            pending.extend(node)
+            pending.extend((item, depth) for item in node)
     return False
 
 
@@ -162,7 +165,7 @@ class InterpretingValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict[str, t.Any]) -> None:
         super().__init__(schema)
         try:
-            if not _subschemas_beyond(schema, _SUBSCHEMAS_PREPARED_AT_MOST):
+            if not _too_large_to_prepare(schema):
                 DEFAULT_JSONSCHEMA_VALIDATOR.check_schema(schema)
         except jsonschema.SchemaError as exc:
             msg = f"the stream's schema is not valid JSON Schema: {exc.message}"
@@ -191,7 +194,7 @@ class FastRecordValidator(BaseJSONSchemaValidator):
         self._validate: t.Callable[[t.Any], t.Any] | None
         formats = dict.fromkeys(_formats(schema, set()), _any_value)
         try:
-            if _subschemas_beyond(schema, _SUBSCHEMAS_PREPARED_AT_MOST):
+            if _too_large_to_prepare(schema):
                 msg = "too large a schema to compile"
                 raise ValueError(msg)  # the same fallback as any compile failure
             self._validate = fastjsonschema.compile(

@@ -202,7 +202,9 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "tap-mongodb",
                     "namespace": "tap_mongodb",
-                    "pip_url": "-e ./mongodb-common -e ./tap-mongodb",
+                    # As a user copies it: a path (or `git+https://...#subdirectory=tap-mongodb`)
+                    # installs the plugin alone; its build carries the shared code (hatch_build.py).
+                    "pip_url": "./tap-mongodb",
                     "executable": "tap-mongodb",
                     "capabilities": _capabilities(TapMongoDB),
                     "settings_group_validation": [["mongodb_uri"], ["host"]],
@@ -246,7 +248,7 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "target-mongodb",
                     "namespace": "target_mongodb",
-                    "pip_url": "-e ./mongodb-common -e ./target-mongodb",
+                    "pip_url": "./target-mongodb",
                     "executable": "target-mongodb",
                     "capabilities": _capabilities(TargetMongoDB),
                     "settings_group_validation": [["mongodb_uri", "database"], ["host", "database"]],

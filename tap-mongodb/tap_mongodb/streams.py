@@ -32,6 +32,7 @@ from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.raw_documents import decoded, raw_view
+from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.sync_progress import StreamProgress, estimate_total
 
 if t.TYPE_CHECKING:
@@ -182,6 +183,36 @@ class CollectionStream(Stream):
         return self.replication_method == INCREMENTAL
 
     @property
+    def is_timestamp_replication_key(self) -> bool:
+        """Looked up along the key's dotted path, in the document schema; False when undeclared.
+
+        The SDK's lookup (top-level properties only, raising otherwise) crashed on nested keys,
+        envelope records and keys no sampled document had.
+        """
+        if not self.replication_key:
+            return False
+        return is_datetime_key(self.declared.document_schema, self.replication_key)
+
+    def _replication_key_is_absent(self) -> bool:
+        """INCREMENTAL, and no document of the collection has the key: nothing to order by.
+
+        The schema sample decides only the common case; a key it did not see is looked for on
+        the server, so a collection is never skipped while one of its documents has the key.
+        """
+        key = self.replication_key
+        if self.replication_method != INCREMENTAL or not key:
+            return False
+        if schema_at_path(self.declared.document_schema, key) is not None:
+            return False
+        found = call_with_retries(
+            lambda: self.collection.find_one({key: {"$exists": True}}, {"_id": 1}),
+            self._retry_policy,
+            f"stream {self.name!r}, looking for a document with replication key {key!r}",
+            self.logger,
+        )
+        return found is None
+
+    @property
     def emit_activate_version_messages(self) -> bool:
         # The SDK would emit ACTIVATE_VERSION before the first record of every run; ours is
         # sent once the whole collection has been read (see _read_full_table).
@@ -275,11 +306,21 @@ class CollectionStream(Stream):
         """Start from the schema earlier runs declared (kept in STATE), then sync.
 
         The declaration goes to STATE from the first run on, so the next run continues from
-        it whatever a later `--discover` samples.
+        it whatever a later `--discover` samples. A stream whose documents all lack the
+        replication key is skipped with a warning: a `'*'` key in Meltano's metadata applies
+        to collections that have no such field.
         """
         saved = bookmarks.read_document_schema(self.stream_state)
         if saved is not None:
             self.declared.continue_from(saved)
+        if self._replication_key_is_absent():
+            self.logger.warning(
+                "Skipping stream %r: none of its documents has the replication key %r; give it a key "
+                "it has (catalog metadata replication-key, or the replication_keys setting) or FULL_TABLE",
+                self.name,
+                self.replication_key,
+            )
+            return
         if self.replication_method == LOG_BASED:
             self.declared.declare_deletions()
         self._adopt_record_schema()

@@ -202,7 +202,9 @@ def meltano_project() -> dict[str, t.Any]:
                 {
                     "name": "tap-mongodb",
                     "namespace": "tap_mongodb",
-                    "pip_url": "-e ./mongodb-common -e ./tap-mongodb",
+                    # As a user copies it: a path (or `git+https://...#subdirectory=tap-mongodb`)
+                    # installs the plugin alone; its build carries the shared code (hatch_build.py).
+                    "pip_url": "./tap-mongodb",
                     "executable": "tap-mongodb",
                     "capabilities": _capabilities(TapMongoDB),
                     "settings_group_validation": [["mongodb_uri"], ["host"]],
@@ -232,20 +234,21 @@ def meltano_project() -> dict[str, t.Any]:
                         "flattening_max_depth": 3,
                         "denest_arrays": True,
                         "safe_column_names": True,
+                        "safe_stream_names": True,
                     },
                 },
                 {
                     # SQL destinations without flattening: objects and arrays land as JSON columns.
                     "name": "tap-mongodb--sql",
                     "inherit_from": "tap-mongodb",
-                    "config": {"bson_encoding": "plain", "safe_column_names": True},
+                    "config": {"bson_encoding": "plain", "safe_column_names": True, "safe_stream_names": True},
                 },
             ],
             "loaders": [
                 {
                     "name": "target-mongodb",
                     "namespace": "target_mongodb",
-                    "pip_url": "-e ./mongodb-common -e ./target-mongodb",
+                    "pip_url": "./target-mongodb",
                     "executable": "target-mongodb",
                     "capabilities": _capabilities(TargetMongoDB),
                     "settings_group_validation": [["mongodb_uri", "database"], ["host", "database"]],

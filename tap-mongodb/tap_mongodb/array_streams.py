@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.streams import discovered_metadata
 
 if t.TYPE_CHECKING:
@@ -30,11 +31,12 @@ class ArrayChildStream(Stream):
     def __init__(
         self, tap: TapMongoDB, parent: CollectionStream, suffix: str, schema: dict[str, t.Any], keys: list[str]
     ) -> None:
-        super().__init__(tap, schema=schema, name=f"{parent.name}__{suffix}")
+        super().__init__(tap, schema=schema, name=parent.info.child_stream_id(suffix))
         self.parent = parent
         self.suffix = suffix
         self.primary_keys = keys
         self._schema_written = False
+        self._row_counter: metrics.Counter | None = None
 
     @property
     def replication_method(self) -> str:
@@ -89,6 +91,20 @@ class ArrayChildStream(Stream):
         self._stream_version = version
         for row in rows:
             self._write_record_message(row)
+        self.parent._mongo_tap.run_summary.add(self.name, len(rows))
+        if self._row_counter is None:
+            self._row_counter = metrics.record_counter(self.name).__enter__()
+        self._row_counter.increment(len(rows))
+
+    def get_record_counter(self, **_kwargs: t.Any) -> metrics.Counter:
+        """The SDK's loop sees no rows (the parent writes them): silent unless it counted some."""
+        return initial_sync_counter(self.name)
+
+    def close_row_counter(self) -> None:
+        """Log the rows written since the last `record_count` point (at the end of the run)."""
+        if self._row_counter is not None:
+            self._row_counter.exit()
+            self._row_counter = None
 
     def activate_version(self, version: int) -> None:
         self._write_activate_version_message(version)

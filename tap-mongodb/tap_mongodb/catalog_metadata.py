@@ -19,6 +19,8 @@ if t.TYPE_CHECKING:
 @dataclasses.dataclass(slots=True)
 class MongoStreamMetadata(singer.StreamMetadata):
     database_name: str | None = None
+    # The collection's own name: with `safe_stream_names` the stream id no longer shows it.
+    collection_name: str | None = None
     is_view: bool | None = None
     row_count: int | None = None
     collection_type: str | None = None
@@ -61,6 +63,7 @@ def build_metadata(
         valid_replication_keys=standard.valid_replication_keys,
         schema_name=standard.schema_name,
         database_name=info.database,
+        collection_name=info.collection,
         is_view=info.is_view,
         row_count=info.row_count,
         collection_type=info.kind,

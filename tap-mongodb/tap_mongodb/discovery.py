@@ -15,6 +15,7 @@ import pymongo
 import pymongo.errors
 
 from mongodb_common.cli_errors import ConnectorError
+from tap_mongodb.stream_naming import child_stream_name, stream_name
 
 SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
 UNAUTHORIZED = 13
@@ -35,10 +36,19 @@ class CollectionInfo:
     kind: str = "collection"
     row_count: int | None = None
     indexed_fields: tuple[str, ...] = ("_id",)
+    safe_name: bool = False  # `safe_stream_names`: see stream_naming.py
 
     @property
     def stream_id(self) -> str:
-        return stream_id_for(self.database, self.collection)
+        return stream_name(self.database, self.collection, safe=self.safe_name)
+
+    @property
+    def namespace_stream_id(self) -> str:
+        """`<database>-<collection>` as given, whatever the naming setting."""
+        return stream_name(self.database, self.collection, safe=False)
+
+    def child_stream_id(self, suffix: str) -> str:
+        return child_stream_name(self.database, self.collection, suffix, safe=self.safe_name)
 
     @property
     def is_view(self) -> bool:
@@ -47,10 +57,6 @@ class CollectionInfo:
     @property
     def supports_change_streams(self) -> bool:
         return self.kind == "collection"
-
-
-def stream_id_for(database: str, collection: str) -> str:
-    return f"{database}-{collection}"
 
 
 def matches(name: str, patterns: t.Sequence[str]) -> bool:
@@ -105,7 +111,9 @@ def _row_count(collection: pymongo.collection.Collection) -> int | None:
         return None
 
 
-def describe_collection(database: pymongo.database.Database, spec: t.Mapping[str, t.Any]) -> CollectionInfo:
+def describe_collection(
+    database: pymongo.database.Database, spec: t.Mapping[str, t.Any], *, safe_name: bool = False
+) -> CollectionInfo:
     """Turn one `listCollections` result into a CollectionInfo (views have no indexes)."""
     kind = spec.get("type", "collection")
     collection = database[spec["name"]]
@@ -127,6 +135,7 @@ def describe_collection(database: pymongo.database.Database, spec: t.Mapping[str
         kind=kind,
         row_count=_row_count(collection),
         indexed_fields=indexed,
+        safe_name=safe_name,
     )
 
 
@@ -147,5 +156,5 @@ def discover_collections(client: pymongo.MongoClient, config: t.Mapping[str, t.A
             if name.startswith("system."):
                 continue
             if is_selected([name, f"{database_name}.{name}"], includes, excludes):
-                found.append(describe_collection(database, spec))
+                found.append(describe_collection(database, spec, safe_name=bool(config.get("safe_stream_names"))))
     return sorted(found, key=lambda info: info.stream_id)

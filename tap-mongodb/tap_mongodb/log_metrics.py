@@ -3,7 +3,11 @@
 Changes are written by the LogSession, outside the SDK's per-stream record loop, so the
 SDK's `record_count` metric would say 0; these counters emit the same `record_count`
 metric (tagged with the operation type) for what was really written, plus the lag behind
-the cluster as a metric of its own.
+the cluster as a metric of its own. The SDK's own counter of a LOG_BASED stream counts its
+initial sync only, and is silent at the end when that read had nothing (`InitialSyncCounter`),
+so no `record_count` 0 is logged for a stream that emitted changes; a stream that emitted
+nothing at all in the log gets one `record_count` 0. Summed per stream, the `record_count`
+points are the records the run wrote for it.
 """
 
 from __future__ import annotations
@@ -45,10 +49,13 @@ class ChangeCounts:
         counter.increment()
 
     def close(self) -> None:
-        """Log the final counts (the SDK logs a counter when its context ends)."""
+        """Log the final counts (the SDK logs a counter when its context ends); 0 for a stream without changes."""
         for counter in self._counters.values():
             counter.exit()
         self._counters.clear()
+        for stream, counts in self._counts.items():
+            if not sum(counts.values()):
+                metrics.record_counter(stream).exit()
 
     @property
     def total(self) -> int:
@@ -67,6 +74,24 @@ class ChangeCounts:
     def describe(self) -> str:
         parts = ", ".join(f"{operation} {count}" for operation, count in self.by_operation().items())
         return f"{self.total} changes emitted ({parts})"
+
+
+class InitialSyncCounter(metrics.Counter):
+    """The SDK's record counter of a LOG_BASED stream, counting its initial sync: no final 0.
+
+    The stream's changes are counted by ChangeCounts, after this counter has ended (the log
+    is read once for all streams); a final `record_count` 0 from it would read as "nothing
+    emitted". Array child streams use it too: their rows are counted where the parent writes
+    them (ArrayChildStream.write_rows), never in the SDK's loop.
+    """
+
+    def exit(self) -> None:
+        if self.value:
+            super().exit()
+
+
+def initial_sync_counter(stream: str) -> metrics.Counter:
+    return InitialSyncCounter(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: stream})
 
 
 def lag_seconds(reached: Timestamp, now: float | None = None) -> float:

@@ -13,7 +13,7 @@ import time
 import typing as t
 
 import pymongo
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers._util import utc_now
@@ -29,8 +29,11 @@ from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks, log_positions
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
+from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.raw_documents import decoded, raw_view
+from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
+from tap_mongodb.sync_progress import StreamProgress, estimate_total
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -95,7 +98,8 @@ class CollectionStream(Stream):
         self.declared = declared
         self.array_children: dict[str, ArrayChildStream] = {}
         self.primary_keys = ["_id"]
-        self._configured_key = (tap.config.get("replication_keys") or {}).get(info.stream_id)
+        configured_keys = tap.config.get("replication_keys") or {}
+        self._configured_key = configured_keys.get(info.stream_id) or configured_keys.get(info.namespace_stream_id)
         if self._configured_key:
             self.replication_key = self._configured_key
         self._mongo_tap = tap
@@ -169,9 +173,44 @@ class CollectionStream(Stream):
             msg = f"stream {self.name!r}: unknown replication method {method!r}"
             raise CatalogValidationError(msg)
 
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
+        if self.replication_method == LOG_BASED:
+            return initial_sync_counter(self.name)  # changes are counted by the log session
+        return super().get_record_counter(**kwargs)
+
     @property
     def is_sorted(self) -> bool:
         return self.replication_method == INCREMENTAL
+
+    @property
+    def is_timestamp_replication_key(self) -> bool:
+        """Looked up along the key's dotted path, in the document schema; False when undeclared.
+
+        The SDK's lookup (top-level properties only, raising otherwise) crashed on nested keys,
+        envelope records and keys no sampled document had.
+        """
+        if not self.replication_key:
+            return False
+        return is_datetime_key(self.declared.document_schema, self.replication_key)
+
+    def _replication_key_is_absent(self) -> bool:
+        """INCREMENTAL, and no document of the collection has the key: nothing to order by.
+
+        The schema sample decides only the common case; a key it did not see is looked for on
+        the server, so a collection is never skipped while one of its documents has the key.
+        """
+        key = self.replication_key
+        if self.replication_method != INCREMENTAL or not key:
+            return False
+        if schema_at_path(self.declared.document_schema, key) is not None:
+            return False
+        found = call_with_retries(
+            lambda: self.collection.find_one({key: {"$exists": True}}, {"_id": 1}),
+            self._retry_policy,
+            f"stream {self.name!r}, looking for a document with replication key {key!r}",
+            self.logger,
+        )
+        return found is None
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -267,17 +306,35 @@ class CollectionStream(Stream):
         """Start from the schema earlier runs declared (kept in STATE), then sync.
 
         The declaration goes to STATE from the first run on, so the next run continues from
-        it whatever a later `--discover` samples.
+        it whatever a later `--discover` samples. A stream whose documents all lack the
+        replication key is skipped with a warning: a `'*'` key in Meltano's metadata applies
+        to collections that have no such field.
         """
         saved = bookmarks.read_document_schema(self.stream_state)
         if saved is not None:
             self.declared.continue_from(saved)
+        if self._replication_key_is_absent():
+            self.logger.warning(
+                "Skipping stream %r: none of its documents has the replication key %r; give it a key "
+                "it has (catalog metadata replication-key, or the replication_keys setting) or FULL_TABLE",
+                self.name,
+                self.replication_key,
+            )
+            return
         if self.replication_method == LOG_BASED:
             self.declared.declare_deletions()
         self._adopt_record_schema()
         bookmarks.write_document_schema(self.stream_state, self.declared.document_schema)
         self.state_manager.is_flushed = False
-        super().sync(context)
+        summary = self._mongo_tap.run_summary
+        names = [self.name, *(child.name for child in self._selected_children())]
+        for name in names:
+            summary.started(name)
+        try:
+            super().sync(context)
+        finally:
+            for name in names:
+                summary.ended(name)
 
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
@@ -333,10 +390,15 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, full-table read from the start"
             return f"stream {self.name!r}, full-table read after _id {position['last_id']!r}"
 
+        progress = self._progress(
+            after_filter("_id", last_id, inclusive=False) if bookmarks.has_bookmark(last_id) else {}
+        )
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
             position["last_id"] = document["_id"]
             self._pending_position = (bookmarks.LAST_ID, document["_id"])
             yield self._to_record(document)
+            progress.advance()
+        progress.finish()
         bookmarks.finish_full_table(state)
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
@@ -403,6 +465,7 @@ class CollectionStream(Stream):
         else:
             return
         self._write_record_message(record)
+        self._mongo_tap.run_summary.add(self.name)
 
     def _deletion_record(self, change: Change) -> dict[str, t.Any]:
         """`_id` and `_sdc_deleted_at`, plus the document's last values when the log kept them."""
@@ -446,10 +509,17 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, incremental read from the start"
             return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
 
+        progress = self._progress(query)
         for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
             position["value"] = value_at_path(document, key)
             self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, position["value"])
             yield self._to_record(document)
+            progress.advance()
+        progress.finish()
+
+    def _progress(self, query: dict[str, t.Any]) -> StreamProgress:
+        total = estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)
+        return StreamProgress(self.name, total, self.logger, self._mongo_tap.run_summary)
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:
         """`>= bookmark`, plus what the mismatch policy says about keys it cannot reach."""

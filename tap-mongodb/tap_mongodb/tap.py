@@ -26,9 +26,11 @@ from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
 from tap_mongodb.raw_documents import decoded, raw_view
 from tap_mongodb.record_shaping import shaping_requested
+from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
 from tap_mongodb.singer_writer import OrjsonSingerWriter
+from tap_mongodb.stream_naming import check_unique
 from tap_mongodb.stream_schema import StreamSchema
 from tap_mongodb.streams import (
     ENVELOPE,
@@ -72,6 +74,14 @@ def _with_delete_markers(catalog: dict[str, t.Any]) -> dict[str, t.Any]:
             properties = stream.setdefault("schema", {}).setdefault("properties", {})
             properties.setdefault(DELETED_AT, {"type": ["string", "null"], "format": "date-time"})
     return catalog
+
+
+def _source_of(stream: Stream) -> str:
+    """The namespace (and array) a stream reads, for a message about clashing names."""
+    if isinstance(stream, ArrayChildStream):
+        return f"array {stream.suffix!r} of {stream.parent.info.database}.{stream.parent.info.collection}"
+    info = t.cast("CollectionStream", stream).info
+    return f"collection {info.database}.{info.collection}"
 
 
 class TapMongoDB(Tap):
@@ -192,6 +202,17 @@ class TapMongoDB(Tap):
             th.IntegerType,
             default=63,
             description="Longest column name with `safe_column_names` (63: PostgreSQL's limit).",
+        ),
+        th.Property(
+            "safe_stream_names",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Make stream (table) names safe for SQL destinations: `<database>-<collection>` with each part "
+                "lower-case `[a-z0-9_]`, at most 63 characters, a name that had to change ending in `_` and 8 "
+                "characters of a hash of the original; array child streams too. Collision-free and the same in "
+                "every run. See docs/nested-data.md."
+            ),
         ),
         th.Property(
             "max_columns",
@@ -343,7 +364,33 @@ class TapMongoDB(Tap):
         return bool(streams) and streams[-1] is stream
 
     def follow_log(self) -> None:
-        LogSession(self._log_based_streams(), self.log_source, self.config).run()
+        streams = self._log_based_streams()
+        try:
+            LogSession(streams, self.log_source, self.config).run()
+        finally:
+            for stream in streams:
+                self.run_summary.ended(stream.name)
+                for child in stream.array_children.values():
+                    self.run_summary.ended(child.name)
+
+    @functools.cached_property
+    def run_summary(self) -> RunSummary:
+        return RunSummary()
+
+    def sync_all(self) -> None:
+        """Sync, then one summary line per stream (records, time, rate, bookmark), even after a failure."""
+        try:
+            super().sync_all()
+        finally:
+            states = {}
+            for name, stream in self.streams.items():
+                owner = stream
+                if isinstance(stream, ArrayChildStream):
+                    stream.close_row_counter()
+                    owner = stream.parent  # child rows follow the parent's bookmark
+                states[name] = owner.stream_state
+            for line in self.run_summary.lines(states):
+                self.logger.info("Run summary: %s", line)
 
     def discover_streams(self) -> list[Stream]:
         """Streams from the input catalog when given (no sampling), else from discovery."""
@@ -352,6 +399,7 @@ class TapMongoDB(Tap):
         streams: list[Stream] = []
         for info in discover_collections(self.client, self.config):
             streams.extend(self._collection_streams(info, self._infer_schema(info)))
+        check_unique((stream.name, _source_of(stream)) for stream in streams)
         return streams
 
     def _collection_streams(self, info: CollectionInfo, document_schema: dict[str, t.Any]) -> list[Stream]:
@@ -390,20 +438,23 @@ class TapMongoDB(Tap):
         return streams
 
     def _info_from_catalog(self, entry: singer.CatalogEntry) -> CollectionInfo:
-        database, collection = entry.database, entry.table
+        metadata = self.raw_stream_metadata(entry.tap_stream_id)
+        database = entry.database or metadata.get("database-name")
+        collection = entry.table or metadata.get("collection-name")
         if not database or not collection:
             database, _, collection = entry.tap_stream_id.partition("-")
-        kind = self.raw_stream_metadata(entry.tap_stream_id).get("collection-type")
         info = CollectionInfo(
             database=database,
             collection=collection,
-            kind="view" if entry.is_view else (kind or "collection"),
+            kind="view" if entry.is_view else (metadata.get("collection-type") or "collection"),
             row_count=entry.row_count,
+            safe_name=bool(self.config.get("safe_stream_names")),
         )
         if info.stream_id != entry.tap_stream_id:
             msg = (
                 f"catalog stream {entry.tap_stream_id!r} names database {database!r} and "
-                f"collection {collection!r}, whose stream id is {info.stream_id!r}"
+                f"collection {collection!r}, whose stream id is {info.stream_id!r} (is safe_stream_names "
+                "set as it was for discovery?)"
             )
             raise CatalogValidationError(msg)
         return info

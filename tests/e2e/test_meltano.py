@@ -139,10 +139,14 @@ def test_incremental_runs_pick_up_only_changes_and_state_resets_one_stream(fresh
         {
             "orders": [{"_id": i, "updated_at": i} for i in range(5)],
             "customers": [{"_id": i, "updated_at": i} for i in range(3)],
+            # No `updated_at`: meltano.yml's `'*'` key cannot apply; the tap skips it, saying so.
+            "leads": [{"_id": i, "score": i} for i in range(2)],
         }
     )
     orders, customers = f"{fresh.source.name}-orders", f"{fresh.source.name}-customers"
-    fresh.meltano("run", "tap-mongodb--incremental", "target-mongodb")
+    first = fresh.meltano("run", "tap-mongodb--incremental", "target-mongodb")
+    assert f"Skipping stream '{fresh.source.name}-leads'" in first.stderr
+    assert "leads" not in fresh.destination.list_collection_names()
     state_id = "demo:tap-mongodb--incremental-to-target-mongodb"
     state = json.loads(fresh.meltano("state", "get", state_id).stdout)
     assert state["singer_state"]["bookmarks"][orders]["replication_key_value"] == 4

@@ -162,3 +162,49 @@ def test_log_based_on_a_view_is_refused_at_catalog_validation(deployment: Deploy
                     entry["metadata"]["forced-replication-method"] = "LOG_BASED"
     with pytest.raises(CatalogValidationError, match="is a view"):
         run_tap(deployment.config(), catalog=catalog)
+
+
+def test_streams_whose_documents_lack_the_key_are_skipped_with_a_warning(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As Meltano's `'*': {replication-key: updated_at}` asks of every collection."""
+    shop = deployment.database("shop")
+    shop.orders.insert_many([{"_id": i, "updated_at": day(i)} for i in range(1, 4)])
+    shop.leads.insert_many([{"_id": i, "score": i} for i in range(3)])
+    orders, leads = f"{deployment.prefix}shop-orders", f"{deployment.prefix}shop-leads"
+    catalog = select_streams(
+        discover(deployment.config()), [orders, leads], replication_method="INCREMENTAL", replication_key="updated_at"
+    )
+    messages = run_tap(deployment.config(), catalog=catalog)
+    assert [r["_id"] for r in records(messages, orders)] == [1, 2, 3]
+    assert not [m for m in messages if m.get("stream") == leads]
+    assert last_state(messages)["bookmarks"].get(leads, {}) == {}  # nothing recorded for it
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "Skipping" in r.getMessage()]
+    assert warnings == [
+        f"Skipping stream {leads!r}: none of its documents has the replication key 'updated_at'; give it a key "
+        "it has (catalog metadata replication-key, or the replication_keys setting) or FULL_TABLE"
+    ]
+
+
+def test_a_nested_replication_key_is_followed_along_its_path(deployment: Deployment) -> None:
+    catalog, stream_id = _setup(deployment, [{"_id": i, "meta": {"at": day(i)}} for i in range(1, 4)], key="meta.at")
+    first = run_tap(deployment.config(), catalog=catalog)
+    assert [r["_id"] for r in records(first)] == [1, 2, 3]
+    deployment.database("shop").orders.insert_one({"_id": 4, "meta": {"at": day(9)}})
+    second = run_tap(deployment.config(), catalog=catalog, state=last_state(first))
+    assert [r["_id"] for r in records(second)] == [3, 4]
+    assert last_state(second)["bookmarks"][stream_id]["replication_key_value"] == {"$date": "2024-01-09T00:00:00.000Z"}
+
+
+def test_envelope_records_sync_incrementally_by_a_key_their_schema_does_not_name(deployment: Deployment) -> None:
+    """The envelope schema declares only `_id` and `document`: the server says the key exists."""
+    config = deployment.config(schema_mode="envelope")
+    deployment.database("shop").orders.insert_many([{"_id": i, "updated_at": day(i)} for i in range(1, 4)])
+    stream_id = f"{deployment.prefix}shop-orders"
+    catalog = select_streams(
+        discover(config), [stream_id], replication_method="INCREMENTAL", replication_key="updated_at"
+    )
+    messages = run_tap(config, catalog=catalog)
+    assert [r["_id"] for r in records(messages)] == [1, 2, 3]
+    bookmark = last_state(messages)["bookmarks"][stream_id]
+    assert bookmark["replication_key_value"] == {"$date": "2024-01-03T00:00:00.000Z"}

@@ -74,7 +74,7 @@ def type_clauses(field: str, brackets: t.Iterable[int]) -> list[dict[str, t.Any]
     """`$or` clauses matching `field` values of the given brackets.
 
     One `$type` per clause (not a `$type` list) keeps the query within what every server
-    version and stand-in understands.
+    version and MongoDB-compatible server understands.
     """
     return [{field: {"$type": alias}} for bracket in brackets for alias in TYPE_BRACKETS[bracket]]
 

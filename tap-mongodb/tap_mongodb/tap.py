@@ -17,9 +17,11 @@ from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties, read_preference_property
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
+from mongodb_common.settings_errors import ValidatesSettingsInOneLine
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
+from tap_mongodb.input_files import checked_json_file
 from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
@@ -74,7 +76,7 @@ def _with_delete_markers(catalog: dict[str, t.Any]) -> dict[str, t.Any]:
     return catalog
 
 
-class TapMongoDB(Tap):
+class TapMongoDB(ValidatesSettingsInOneLine, Tap):
     """Extracts MongoDB collections and views with faithful BSON types."""
 
     name = "tap-mongodb"
@@ -327,6 +329,13 @@ class TapMongoDB(Tap):
             super().write_schemas()
         finally:
             close_cached_client(self)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls, *, catalog: t.IO[str] | None = None, state: t.IO[str] | None = None, **kwargs: t.Any
+    ) -> None:
+        """The SDK's run, with a catalog or state file that is not JSON named as such in one line."""
+        super().invoke(catalog=checked_json_file(catalog, "catalog"), state=checked_json_file(state, "state"), **kwargs)
 
     def raw_stream_metadata(self, tap_stream_id: str) -> dict[str, t.Any]:
         """The stream's root metadata exactly as given, unknown keys included."""

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 
 from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties
+from mongodb_common.settings_errors import ValidatesSettingsInOneLine
 from target_mongodb.array_rows import is_child_of
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
@@ -24,7 +25,7 @@ if t.TYPE_CHECKING:
 FAIL = "fail"
 
 
-class TargetMongoDB(Target):
+class TargetMongoDB(ValidatesSettingsInOneLine, Target):
     """Loads Singer streams into MongoDB collections with idempotent upserts."""
 
     name = "target-mongodb"

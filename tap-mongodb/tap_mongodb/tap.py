@@ -457,7 +457,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
             return list(decoded(sampled, collection.codec_options))
 
-        with explained_privileges("sample documents ($sample) of", namespace, f"the `read` role on {info.database!r}"):
+        with explained_privileges("sample documents ($sample)", namespace, f"the `read` role on {info.database!r}"):
             sample = call_with_retries(
                 read_sample, RetryPolicy.from_config(self.config), f"sampling {namespace}", self.logger
             )

@@ -331,7 +331,7 @@ def render_configuration_md() -> str:
         "",
         "Settings come from a JSON config file (`--config`), from environment variables with",
         "`--config=ENV` (`TAP_MONGODB_<SETTING>`, `TARGET_MONGODB_<SETTING>`), or from Meltano",
-        "(`meltano config tap-mongodb set <setting> <value>`). Secret settings are never printed.",
+        "(`meltano config set tap-mongodb <setting> <value>`). Secret settings are never printed.",
         "",
         "## tap-mongodb",
         "",

@@ -90,6 +90,29 @@ def create_client(
         raise MongoConnectionError(redact_text(msg, config)) from None
 
 
+def connect(config: t.Mapping[str, t.Any], *, read_preference: str | None = None) -> pymongo.MongoClient:
+    """A client that answered `ping`; closed again when it did not, so a failed run leaves no client open."""
+    client = create_client(config, read_preference=read_preference)
+    try:
+        verify_connection(client, config)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def close_cached_client(owner: object) -> None:
+    """Close the client a `functools.cached_property` named `client` holds, if it was ever made.
+
+    pymongo keeps monitor threads and sockets until `close()`; a client left for the garbage
+    collector ends every run with a `ResourceWarning: Unclosed MongoClient` traceback.
+    Forgetting it too lets a later use open a fresh one instead of using a closed one.
+    """
+    client = vars(owner).pop("client", None)
+    if client is not None:
+        client.close()
+
+
 def verify_connection(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]) -> None:
     """Fail fast, within the server-selection timeout, with a message naming host and cause."""
     try:

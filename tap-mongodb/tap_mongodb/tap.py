@@ -13,13 +13,15 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from mongodb_common.bson_codec import ENCODINGS, PLAIN
-from mongodb_common.client_factory import create_client, verify_connection
+from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties, read_preference_property
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
+from mongodb_common.settings_errors import ValidatesSettingsInOneLine
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.array_streams import ArrayChildStream
 from tap_mongodb.discovery import CollectionInfo, discover_collections
+from tap_mongodb.input_files import checked_json_file
 from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
@@ -84,7 +86,7 @@ def _source_of(stream: Stream) -> str:
     return f"collection {info.database}.{info.collection}"
 
 
-class TapMongoDB(Tap):
+class TapMongoDB(ValidatesSettingsInOneLine, Tap):
     """Extracts MongoDB collections and views with faithful BSON types."""
 
     name = "tap-mongodb"
@@ -316,7 +318,45 @@ class TapMongoDB(Tap):
 
     def __init__(self, *, catalog: t.Any = None, **kwargs: t.Any) -> None:
         self._raw_catalog = _with_delete_markers(_raw_catalog(catalog))
-        super().__init__(catalog=self._raw_catalog if catalog is not None else None, **kwargs)
+        try:
+            # Without an input catalog the SDK discovers the streams here, through the client.
+            super().__init__(catalog=self._raw_catalog if catalog is not None else None, **kwargs)
+        except BaseException:
+            close_cached_client(self)
+            raise
+
+    # Each way the SDK's CLI runs a tap ends in one of these; the client is closed when it
+    # does, failed or not (singer-sdk has no teardown hook for a tap).
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        finally:
+            close_cached_client(self)
+
+    def run_discovery(self) -> str:
+        try:
+            return super().run_discovery()
+        finally:
+            close_cached_client(self)
+
+    def run_connection_test(self) -> bool:
+        try:
+            return super().run_connection_test()
+        finally:
+            close_cached_client(self)
+
+    def write_schemas(self) -> None:
+        try:
+            super().write_schemas()
+        finally:
+            close_cached_client(self)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls, *, catalog: t.IO[str] | None = None, state: t.IO[str] | None = None, **kwargs: t.Any
+    ) -> None:
+        """The SDK's run, with a catalog or state file that is not JSON named as such in one line."""
+        super().invoke(catalog=checked_json_file(catalog, "catalog"), state=checked_json_file(state, "state"), **kwargs)
 
     def raw_stream_metadata(self, tap_stream_id: str) -> dict[str, t.Any]:
         """The stream's root metadata exactly as given, unknown keys included."""
@@ -330,9 +370,7 @@ class TapMongoDB(Tap):
     @functools.cached_property
     def client(self) -> pymongo.MongoClient:
         """One client for the whole run, checked once so a bad server fails fast and clearly."""
-        client = create_client(self.config, read_preference=self.config.get("read_preference"))
-        verify_connection(client, self.config)
-        return client
+        return connect(self.config, read_preference=self.config.get("read_preference"))
 
     @functools.cached_property
     def log_source(self) -> LogSource:
@@ -470,7 +508,7 @@ class TapMongoDB(Tap):
             sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
             return list(decoded(sampled, collection.codec_options))
 
-        with explained_privileges("sample documents ($sample) of", namespace, f"the `read` role on {info.database!r}"):
+        with explained_privileges("sample documents ($sample)", namespace, f"the `read` role on {info.database!r}"):
             sample = call_with_retries(
                 read_sample, RetryPolicy.from_config(self.config), f"sampling {namespace}", self.logger
             )

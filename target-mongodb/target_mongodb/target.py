@@ -10,8 +10,9 @@ from pymongo.write_concern import WriteConcern
 from singer_sdk import Sink, Target
 from singer_sdk import typing as th
 
-from mongodb_common.client_factory import create_client, verify_connection
+from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties
+from mongodb_common.settings_errors import ValidatesSettingsInOneLine
 from target_mongodb.array_rows import is_child_of
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
@@ -24,7 +25,7 @@ if t.TYPE_CHECKING:
 FAIL = "fail"
 
 
-class TargetMongoDB(Target):
+class TargetMongoDB(ValidatesSettingsInOneLine, Target):
     """Loads Singer streams into MongoDB collections with idempotent upserts."""
 
     name = "target-mongodb"
@@ -123,6 +124,17 @@ class TargetMongoDB(Target):
         if isinstance(self.message_reader, LineNumberingReader):
             self.message_reader.after_message = self._drain_full_sinks
 
+    def listen(self, file_input: t.IO[str] | None = None) -> None:  # type: ignore[misc]
+        """Read and write everything, then close the client, also when the input or a write fails.
+
+        The SDK has no teardown hook for a target, and a client left for the garbage collector
+        ends the run with a `ResourceWarning: Unclosed MongoClient` traceback.
+        """
+        try:
+            super().listen(file_input)
+        finally:
+            close_cached_client(self)
+
     def _drain_full_sinks(self) -> None:
         """Write the batches that are full, between messages.
 
@@ -143,9 +155,7 @@ class TargetMongoDB(Target):
     @functools.cached_property
     def client(self) -> pymongo.MongoClient:
         """One thread-safe client shared by every sink and drain thread."""
-        client = create_client(self.config, read_preference="primary")
-        verify_connection(client, self.config)
-        return client
+        return connect(self.config, read_preference="primary")
 
     @functools.cached_property
     def write_concern(self) -> WriteConcern:

@@ -24,7 +24,12 @@ DATABASE = f"{SHARED_DATABASE_PREFIX}tap"  # dropped by conftest at the end of t
 
 def _seeded_uri() -> str:
     uri = shared_uri()  # the suite's config is needed at collection time, before fixtures
-    database = create_client({"mongodb_uri": uri})[DATABASE]
+    with create_client({"mongodb_uri": uri}) as client:
+        _seed(client[DATABASE])
+    return uri
+
+
+def _seed(database: t.Any) -> None:
     # Upserts of fixed ids: every xdist worker seeds, and they all get the same data.
     for n in range(3):
         document = storable_on_test_server(every_type_document(ObjectId(f"{n:024x}")))
@@ -41,7 +46,6 @@ def _seeded_uri() -> str:
         for i in range(20)
     ]:
         database.orders.replace_one({"_id": order["_id"]}, order, upsert=True)
-    return uri
 
 
 CONFIG: dict[str, t.Any] = connector_config(_seeded_uri(), database_includes=[DATABASE])

@@ -325,14 +325,8 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             close_cached_client(self)
             raise
 
-    # Each way the SDK's CLI runs a tap ends in one of these; the client is closed when it
-    # does, failed or not (singer-sdk has no teardown hook for a tap).
-    def sync_all(self) -> None:
-        try:
-            super().sync_all()
-        finally:
-            close_cached_client(self)
-
+    # Each way the SDK's CLI runs a tap ends in one of these (`sync_all` below); the client is
+    # closed when it does, failed or not (singer-sdk has no teardown hook for a tap).
     def run_discovery(self) -> str:
         try:
             return super().run_discovery()
@@ -429,6 +423,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
                 states[name] = owner.stream_state
             for line in self.run_summary.lines(states):
                 self.logger.info("Run summary: %s", line)
+            close_cached_client(self)
 
     def discover_streams(self) -> list[Stream]:
         """Streams from the input catalog when given (no sampling), else from discovery."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -28,6 +29,15 @@ class BusyWriter:
             self.collection.insert_many([{"n": self.written + i, "pad": "x" * 100} for i in range(50)])
             self.written += 50
             self._stop.wait(PAUSE_SECONDS)
+
+    def wait_for(self, count: int, timeout_seconds: float = 120) -> None:
+        """Until at least `count` documents are written: the log holds that many foreign entries."""
+        deadline = time.monotonic() + timeout_seconds
+        while self.written < count:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                msg = f"the busy writer wrote {self.written} of {count} documents"
+                raise AssertionError(msg)
+            time.sleep(0.05)
 
     def __enter__(self) -> BusyWriter:
         self._thread.start()

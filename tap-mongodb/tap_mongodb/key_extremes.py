@@ -7,6 +7,8 @@ count of the documents the bookmark can no longer reach costs a scan of its own.
 sorted probes of one key each (served by the key's index, as the query itself is) say
 which brackets the collection holds at all: when nothing sorts after the bookmark's
 bracket, the query is one range; when nothing sorts before it, the count is not needed.
+A key of a later type written after the probes is read by the next run (whose probes see
+it), as is any document written behind a sorted scan.
 
 The server sorts an array by its elements (the lowest first when ascending, the highest
 when descending), the same order in which `>=` and `$type` match array elements; a probe

@@ -89,3 +89,29 @@ def generate(shape: str, count: int, seed: int = 42) -> list[dict]:
     rng = random.Random(seed)
     make = SHAPES[shape]
     return [make(rng, n) for n in range(count)]
+
+
+def nested(rng: random.Random, n: int) -> dict:
+    """About 6 KB, array-heavy: arrays of arrays, documents four levels deep."""
+    return {
+        "_id": _oid(rng),
+        "seq": n,
+        "matrix": [[rng.randint(0, 1000) for _ in range(8)] for _ in range(8)],
+        "tree": {
+            "level1": {
+                "level2": {
+                    "level3": {"values": [rng.random() for _ in range(10)], "label": rng.choice(WORDS)},
+                    "ids": [_oid(rng) for _ in range(5)],
+                },
+                "when": [datetime.datetime(2024, 1, 1, tzinfo=UTC) + datetime.timedelta(hours=i) for i in range(5)],
+            },
+        },
+        "events": [
+            {"kind": rng.choice(WORDS), "tags": rng.sample(WORDS, 4), "points": [[rng.random(), rng.random()]] * 3}
+            for _ in range(12)
+        ],
+        "counts": [Int64(rng.randint(0, 2**40)) for _ in range(20)],
+    }
+
+
+SHAPES["nested"] = nested

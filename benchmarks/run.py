@@ -1,33 +1,39 @@
-"""Throughput and memory of tap-mongodb and target-mongodb against the floor. Prints one table.
+"""tap-mongodb and target-mongodb against what they are built on, side by side in one run.
 
-    .venv/bin/python benchmarks/run.py            # full run
-    .venv/bin/python benchmarks/run.py --quick    # smaller counts, for a smoke check
+    .venv/bin/python benchmarks/run.py                 # everything, about 15-25 minutes
+    .venv/bin/python benchmarks/run.py --no-peers      # offline: skip the peer taps
+    .venv/bin/python benchmarks/run.py --quick         # smaller counts, for a smoke check
+    .venv/bin/python benchmarks/run.py --only record,tap  # some sections only
 
-Rows:
-- tap record path: BSON bytes -> decode -> the tap's per-record path (codec, shaping,
-  Singer message, orjson) for documents already fetched; flattening off and on;
-- floor: `bson.decode` + `orjson.dumps` of the same documents; ratio = tap time / floor time;
-- tap end to end: a whole sync on the embedded stand-in (its SQLite storage dominates);
-- target: a Singer file into the stand-in, against `insert_many` of the same documents (as
-  dicts, and as the raw BSON the target sends), and the target's own work per record with
-  the stand-in's writes discarded;
-- peak RSS of the tap and the target at N and 10 x N documents (separate processes).
+Everything runs against a real MongoDB wire-protocol server started here (SecantusServer,
+tests/support/server.py), or the server of `MONGODB_URI` when set (the benchmark then
+works in databases named `bench_*` and drops them). The machine is shared and noisy, so
+only ratios measured side by side in the same run are printed as results; each side is
+the best of several alternating runs.
 
-With `--peer PATH` (the `tap-mongodb` executable of meltanolabs-tap-mongodb, installed in a
-virtualenv of its own), both taps sync the same stand-in data as separate processes, the peer
-through benchmarks/peer_shim (it builds its own pymongo.MongoClient, which the shim points at
-the stand-in).
+Sections (see docs/performance.md for what each row means):
+- record: raw BSON in, a Singer RECORD line out, in process, against python-bsonjs
+  (MongoDB's C converter, raw BSON straight to Relaxed Extended JSON) on the same bytes;
+- tap: the installed `tap-mongodb` command, FULL_TABLE and INCREMENTAL, output to
+  /dev/null, against a bare pymongo cursor loop (RawBSONDocument, same batch size, same
+  sort) run as a process too;
+- peers: other MongoDB taps, each in a virtualenv of its own installed from the package
+  index (cached under the temporary directory), on the same collection;
+- incremental: the tap's INCREMENTAL query (probes included) against a plain range
+  query on the same key, from a bookmark half way;
+- target: the installed `target-mongodb` command against `insert_many` of the same
+  documents as raw BSON (append-only), and its upserts against `bulk_write` of
+  `ReplaceOne(upsert=True)`;
+- rss: the peak resident memory of the tap and the target at N and 10 x N documents.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import json
 import os
 import platform
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,313 +42,562 @@ import typing as t
 from pathlib import Path
 
 import bson
-import orjson
+import bsonjs
+import pymongo
 from bson.raw_bson import RawBSONDocument
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from benchmarks.documents import generate
-from mongodb_common.standin import CODEC_OPTIONS, connect
+from benchmarks.documents import generate  # noqa: E402
+from tests.support.server import SecantusServer  # noqa: E402
 
-RAW_CODEC_OPTIONS = CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
+BIN = Path(sys.executable).parent
+SECTIONS = ("record", "tap", "peers", "incremental", "target", "rss")
+RECORD_COUNTS = {"small": 20_000, "medium": 5_000, "large": 200, "nested": 2_000}
+PEER_CACHE = Path(tempfile.gettempdir()) / "tap-mongodb-bench-peers"
+# package to install, its command, and how it is configured (see _peer_config)
+PEERS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("meltanolabs-tap-mongodb", "tap-mongodb", "sdk", ()),
+    # its loose singer-sdk requirement resolves to releases without `singer_sdk._singerlib`
+    ("z3-tap-mongodb", "tap-mongodb", "z3", ("singer-sdk<0.30",)),
+    ("pipelinewise-tap-mongodb", "tap-mongodb", "singer", ()),
+    ("tap-mongodb", "tap-mongodb", "singer", ()),
+)
+E2E_DB = "bench_e2e"
+E2E_COLLECTION = "docs"
 
-COUNTS = {"small": 20_000, "medium": 5_000, "large": 200}
-QUICK = {"small": 2_000, "medium": 500, "large": 20}
 
-
-def _best_of(runs: int, action: t.Callable[[], None]) -> float:
-    times = []
+def _best(runs: int, *actions: t.Callable[[], t.Any], clock: t.Callable[[], float] = time.perf_counter) -> list[float]:
+    """Best time of each action over `runs` rounds, the actions alternating within a round."""
+    best = [float("inf")] * len(actions)
     for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for index, action in enumerate(actions):
+            started = clock()
+            action()
+            best[index] = min(best[index], clock() - started)
+    return best
 
 
-def _stream(uri: str, shape_docs: list[dict], settings: dict[str, t.Any]) -> t.Any:
-    from tap_mongodb.tap import TapMongoDB
-
-    client = connect(uri)
-    client["bench"]["docs"].insert_many(shape_docs[:200])
-    tap = TapMongoDB(config={"mongodb_uri": uri, "database_includes": ["bench"], "schema_sample_size": 200, **settings})
-    stream = tap.streams["bench-docs"]
-    stream._stream_version = 1
-    return tap, stream
+def _raw(collection: pymongo.collection.Collection) -> pymongo.collection.Collection:
+    return collection.with_options(codec_options=collection.codec_options.with_options(document_class=RawBSONDocument))
 
 
-def tap_record_path(raws: list[bytes], docs: list[dict], settings: dict[str, t.Any], workdir: Path) -> float:
-    uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
-    tap, stream = _stream(uri, docs, settings)
-    writer = tap.message_writer
-
-    def run() -> None:
-        for raw in raws:
-            record = stream._to_record(bson.decode(raw, codec_options=CODEC_OPTIONS))
-            for message in stream._generate_record_messages(record):
-                writer.format_message(message)
-
-    return _best_of(3, run)
-
-
-def floor(raws: list[bytes]) -> float:
-    def run() -> None:
-        for raw in raws:
-            orjson.dumps(bson.decode(raw), default=str)
-
-    return _best_of(3, run)
-
-
-def tap_end_to_end(docs: list[dict], workdir: Path) -> tuple[float, bytes]:
-    from tap_mongodb.tap import TapMongoDB
-
-    uri = f"litemongo://{tempfile.mkdtemp(dir=workdir)}"
-    connect(uri)["bench"]["docs"].insert_many(docs)
-    config = {"mongodb_uri": uri, "database_includes": ["bench"], "bson_encoding": "extended_json"}
-    raw = io.BytesIO()
-    wrapper = io.TextIOWrapper(raw)
-    stdout, sys.stdout = sys.stdout, wrapper
-    try:
-        started = time.perf_counter()
-        TapMongoDB(config=config).sync_all()
-        elapsed = time.perf_counter() - started
-        wrapper.flush()
-        output = raw.getvalue()
-    finally:
-        sys.stdout = stdout
-    return elapsed, output
-
-
-def _load(singer_text: str, uri: str, load_method: str) -> float:
-    from target_mongodb.target import TargetMongoDB
-
-    stdout, sys.stdout = sys.stdout, io.StringIO()
-    try:
-        started = time.perf_counter()
-        config = {"mongodb_uri": uri, "database": "dst", "load_method": load_method}
-        TargetMongoDB(config=config).listen(io.StringIO(singer_text))
-        return time.perf_counter() - started
-    finally:
-        sys.stdout = stdout
-
-
-def target(singer_output: bytes, docs: list[dict], workdir: Path, load_method: str) -> tuple[float, float]:
-    """Best of two loads into fresh stand-in directories, and best of three insert_many floors."""
-    text = singer_output.decode()
-    target_seconds = min(_load(text, f"litemongo://{tempfile.mkdtemp(dir=workdir)}", load_method) for _ in range(2))
-    return target_seconds, insert_many_floor([dict(d) for d in docs], workdir)
-
-
-def insert_many_floor(documents: list[t.Any], workdir: Path) -> float:
-    """Best of three `insert_many` calls into fresh stand-in directories."""
-    seconds = []
-    for _ in range(3):
-        collection = connect(f"litemongo://{tempfile.mkdtemp(dir=workdir)}")["dst"]["docs"]
-        started = time.perf_counter()
-        collection.insert_many(list(documents))
-        seconds.append(time.perf_counter() - started)
-    return min(seconds)
-
-
-def raw_documents(docs: list[dict]) -> list[RawBSONDocument]:
-    """The documents as the BSON bytes a client sends, the form target-mongodb writes."""
-    return [RawBSONDocument(bson.encode(d), codec_options=RAW_CODEC_OPTIONS) for d in docs]
-
-
-def target_without_writes(singer_output: bytes, workdir: Path) -> float:
-    """The target's own work (parse, validate, restore types, encode, batch): the stand-in's
-    bulk_write is replaced by one that discards, so no storage cost is counted."""
-    from litemongo._vendor.mongomock import collection as mongomock_collection
-
-    original = mongomock_collection.Collection.bulk_write
-    mongomock_collection.Collection.bulk_write = lambda _self, _requests, *_args, **_kwargs: None
-    try:
-        text = singer_output.decode()
-        return min(_load(text, f"litemongo://{tempfile.mkdtemp(dir=workdir)}", "upsert") for _ in range(2))
-    finally:
-        mongomock_collection.Collection.bulk_write = original
-
-
-def seed_for_rss(count: int, workdir: Path) -> None:
-    """Seeds (in this process) what the measured child process then reads."""
-    client = connect(f"litemongo://{workdir / f'rss-{count}'}")
+def _seed(collection: pymongo.collection.Collection, shape: str, count: int, seed: int = 42) -> None:
+    collection.drop()
     for start in range(0, count, 1000):
-        client["bench"]["docs"].insert_many(generate("medium", min(1000, count - start), seed=start))
-    client.close()
+        documents = generate(shape, min(1000, count - start), seed=seed + start)
+        for number, document in enumerate(documents, start):
+            document["seq"] = number  # unique and ascending across chunks: the INCREMENTAL key
+        collection.insert_many(documents)
 
 
-def _without_binary(document: dict) -> dict:
-    """A medium document without its binary UUID field, which the peer cannot emit."""
-    customer = {key: value for key, value in document["customer"].items() if key != "external_id"}
-    return {**document, "customer": customer}
+# -- record path --------------------------------------------------------------------------
 
 
-def _run_tap(command: str, config_file: Path, env: dict[str, str], count: int) -> str:
-    """Best of two runs, as docs/s, or why the run failed."""
-    best = None
+def record_lines(stream: t.Any, writer: t.Any, raws: list[bytes]) -> t.Iterator[bytes]:
+    """What a sync does with each fetched document, up to the bytes of its RECORD line."""
+    options = stream.collection.codec_options
+    for raw in raws:
+        record = stream._to_record(bson.decode(raw, codec_options=options))
+        for message in stream._generate_record_messages(record):
+            yield writer.format_message(message)
+
+
+def record_section(uri: str, quick: bool) -> list[str]:
+    from tap_mongodb.tap import TapMongoDB
+
+    client = pymongo.MongoClient(uri)
+    lines = [
+        "record path: raw BSON -> Singer RECORD line vs python-bsonjs dumps(RELAXED) of the same bytes "
+        "(in process, CPU time, best of 5)",
+        f"{'shape':8} {'encoding':14} {'docs':>6} {'KB/doc':>7} | "
+        f"{'bsonjs doc/s':>12} {'ours doc/s':>11} {'ours/bsonjs':>11}",
+    ]
+    for shape, full_count in RECORD_COUNTS.items():
+        count = full_count // 10 if quick else full_count
+        documents = generate(shape, count)
+        raws = [bson.encode(document) for document in documents]
+        collection = client["bench_record"][shape]
+        collection.drop()
+        collection.insert_many(documents[:200])
+        kilobytes = sum(map(len, raws)) / len(raws) / 1000
+        for encoding in ("plain", "extended_json"):
+            config = {
+                "mongodb_uri": uri,
+                "database_includes": ["bench_record"],
+                "collection_includes": [shape],
+                "schema_sample_size": 200,
+                "bson_encoding": encoding,
+            }
+            tap = TapMongoDB(config=config, setup_mapper=True)
+            stream = tap.streams[f"bench_record-{shape}"]
+            stream._stream_version = 1
+            stream._adopt_record_schema()
+
+            def ours(stream: t.Any = stream, writer: t.Any = tap.message_writer, raws: list[bytes] = raws) -> None:
+                for _ in record_lines(stream, writer, raws):
+                    pass
+
+            def theirs(raws: list[bytes] = raws) -> None:
+                dumps, mode = bsonjs.dumps, bsonjs.RELAXED
+                for raw in raws:
+                    dumps(raw, mode=mode)
+
+            # CPU time of this process: in-process work, so other users of the machine do not count
+            bsonjs_s, ours_s = _best(5, theirs, ours, clock=time.process_time)
+            lines.append(
+                f"{shape:8} {encoding:14} {count:6} {kilobytes:7.1f} | {count / bsonjs_s:12,.0f} "
+                f"{count / ours_s:11,.0f} {ours_s / bsonjs_s:11.2f}"
+            )
+    client.drop_database("bench_record")
+    return lines
+
+
+# -- tap end to end -----------------------------------------------------------------------
+
+CURSOR_LOOP = """
+import sys, pymongo
+from bson.raw_bson import RawBSONDocument
+uri, database, name, key, batch = sys.argv[1:6]
+collection = pymongo.MongoClient(uri, document_class=RawBSONDocument)[database][name]
+cursor = collection.find({}, sort=[(key, 1)] if key == "_id" else [(key, 1), ("_id", 1)])
+if int(batch):
+    cursor = cursor.batch_size(int(batch))
+count = 0
+for document in cursor:
+    count += 1
+print(count)
+"""
+
+
+def _run(command: list[str], stdout: t.Any = subprocess.DEVNULL) -> None:
+    result = subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False)
+    if result.returncode:
+        msg = f"{command[0]} failed ({result.returncode}): {result.stderr[-2000:]}"
+        raise RuntimeError(msg)
+
+
+def _tap_config(workdir: Path, uri: str, name: str, **settings: t.Any) -> Path:
+    config = {
+        "mongodb_uri": uri,
+        "database_includes": [E2E_DB],
+        "collection_includes": [E2E_COLLECTION],
+        **settings,
+    }
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def tap_section(uri: str, workdir: Path, count: int, batch: int) -> list[str]:
+    tap = str(BIN / "tap-mongodb")
+    batch_setting = {"cursor_batch_size": batch} if batch else {}
+    full = _tap_config(workdir, uri, "full", **batch_setting)
+    incremental = _tap_config(
+        workdir, uri, "incremental", replication_keys={f"{E2E_DB}-{E2E_COLLECTION}": "seq"}, **batch_setting
+    )
+    loop_id = [sys.executable, "-c", CURSOR_LOOP, uri, E2E_DB, E2E_COLLECTION, "_id", str(batch)]
+    loop_seq = [sys.executable, "-c", CURSOR_LOOP, uri, E2E_DB, E2E_COLLECTION, "seq", str(batch)]
+    loop, ours_full, loop_key, ours_incremental = _best(
+        3,
+        lambda: _run(loop_id),
+        lambda: _run([tap, "--config", str(full)]),
+        lambda: _run(loop_seq),
+        lambda: _run([tap, "--config", str(incremental)]),
+    )
+    shown_batch = batch or "server default"
+    return [
+        f"tap end to end, {count} medium documents, processes, output to /dev/null, batch size {shown_batch}",
+        f"  cursor loop (RawBSONDocument, sort _id): {loop:6.2f} s",
+        f"  tap-mongodb FULL_TABLE:                  {ours_full:6.2f} s   ratio {ours_full / loop:.2f}",
+        f"  cursor loop (sort seq, _id):             {loop_key:6.2f} s",
+        f"  tap-mongodb INCREMENTAL (key seq):       {ours_incremental:6.2f} s   "
+        f"ratio {ours_incremental / loop_key:.2f}",
+    ]
+
+
+# -- peers --------------------------------------------------------------------------------
+
+PEER_USER = "bench_peer"  # classic Singer taps build their URI from a user and a password
+
+
+def _peer_executable(package: str, command: str, pins: tuple[str, ...]) -> Path | str:
+    """The peer's command in its cached virtualenv, installed on first use; or why not."""
+    venv = PEER_CACHE / package
+    executable = venv / "bin" / command
+    if executable.exists():
+        return executable
+    PEER_CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    result = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", package, *pins], capture_output=True, text=True, check=False
+    )
+    if result.returncode or not executable.exists():
+        lines = [line for line in result.stderr.splitlines() if line.startswith("ERROR")] or ["no command installed"]
+        return lines[-1][:100]
+    return executable
+
+
+def _peer_config(style: str, uri: str, workdir: Path, package: str, database: str) -> Path:
+    parsed = pymongo.uri_parser.parse_uri(uri)
+    host, port = parsed["nodelist"][0]
+    if style == "sdk":
+        config: dict[str, t.Any] = {"mongodb_connection_string": uri, "database": database}
+    elif style == "z3":  # MongoClient keyword arguments under `mongo`
+        config = {"mongo": {"host": uri}, "database_includes": [database]}
+    else:
+        user, password = parsed.get("username"), parsed.get("password")
+        if not user:
+            client = pymongo.MongoClient(uri)
+            with contextlib.suppress(pymongo.errors.OperationFailure):
+                client.admin.command("dropUser", PEER_USER)
+            client.admin.command("createUser", PEER_USER, pwd=PEER_USER, roles=[{"role": "read", "db": database}])
+            user = password = PEER_USER
+        config = {
+            "host": host,
+            "port": str(port),
+            "user": user,
+            "password": password,
+            "database": database,
+            "auth_database": parsed["options"].get("authsource", "admin"),
+        }
+    path = workdir / f"peer-{package}-{database}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _selected_catalog(executable: Path, config: Path, workdir: Path, package: str) -> Path:
+    """A classic Singer tap's discovered catalog with the benchmark's stream selected, FULL_TABLE."""
+    result = subprocess.run(
+        [str(executable), "--config", str(config), "--discover"], capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        error = next((line for line in reversed(result.stderr.splitlines()) if "rror" in line), "failed")
+        raise RuntimeError(error.strip()[:90])
+    catalog = json.loads(result.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream.get("metadata", []):
+            if not entry.get("breadcrumb"):
+                entry["metadata"]["selected"] = stream.get("table_name", stream.get("stream")) == E2E_COLLECTION
+                entry["metadata"]["replication-method"] = "FULL_TABLE"
+    path = workdir / f"catalog-{package}.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def _race(ours: list[str], peer: list[str], count: int) -> tuple[float, float | str]:
+    """Ours and the peer alternately, best of two each: seconds, or why the peer failed."""
+    best_ours = best_peer = float("inf")
     for _ in range(2):
         started = time.perf_counter()
+        _run(ours)
+        best_ours = min(best_ours, time.perf_counter() - started)
+        started = time.perf_counter()
+        result = subprocess.run(peer, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - started
+        emitted = sum(1 for line in result.stdout.splitlines() if '"RECORD"' in line)
+        if result.returncode or emitted < count:
+            error = next((line for line in reversed(result.stderr.splitlines()) if "rror" in line), "failed")
+            return best_ours, f"FAILED after {emitted} records ({error.strip()[:90]})"
+        best_peer = min(best_peer, elapsed)
+    return best_ours, best_peer
+
+
+def _peer_arguments(uri: str, workdir: Path, *, package: str, style: str, executable: Path, database: str) -> t.Any:
+    """The peer's command line for the database, or why it cannot run."""
+    config = _peer_config(style, uri, workdir, package, database)
+    arguments = [str(executable), "--config", str(config)]
+    if style in {"singer", "z3"}:  # nothing selected without a catalog
+        try:
+            arguments += ["--catalog", str(_selected_catalog(executable, config, workdir, package))]
+        except (RuntimeError, json.JSONDecodeError, KeyError) as error:
+            return f"discovery failed: {str(error)[:90]}"
+    return arguments
+
+
+def _without_binary(uri: str, count: int) -> str:
+    """The same documents without their binary UUID field, which some peers cannot emit."""
+    database = f"{E2E_DB}_nobinary"
+    client = pymongo.MongoClient(uri)
+    target = client[database][E2E_COLLECTION]
+    if target.estimated_document_count() != count:
+        target.drop()
+        source = client[E2E_DB][E2E_COLLECTION]
+        batch = []
+        for document in source.find(sort=[("_id", 1)]):
+            document["customer"].pop("external_id", None)
+            batch.append(document)
+            if len(batch) == 1000:
+                target.insert_many(batch)
+                batch = []
+        if batch:
+            target.insert_many(batch)
+    return database
+
+
+def peers_section(uri: str, workdir: Path, count: int) -> list[str]:
+    lines = [
+        f"peers, FULL_TABLE of the same {count} medium documents, processes, output counted, "
+        "each alternating with ours (best of 2)"
+    ]
+    for package, command, style, pins in PEERS:
+        executable = _peer_executable(package, command, pins)
+        if not isinstance(executable, Path):
+            lines.append(f"  {package:34} not installable: {executable}")
+            continue
+        shown = subprocess.run(
+            [str(executable.parent / "pip"), "show", package], capture_output=True, text=True, check=False
+        ).stdout
+        name = f"{package} {next((x.split()[-1] for x in shown.splitlines() if x.startswith('Version')), '?')}"
+        for attempt, label in enumerate((name, "  without the binary field")):
+            database = _without_binary(uri, count) if attempt else E2E_DB
+            arguments = _peer_arguments(
+                uri, workdir, package=package, style=style, executable=executable, database=database
+            )
+            if isinstance(arguments, str):
+                lines.append(f"  {label:34} {arguments}")
+                break
+            ours = [
+                str(BIN / "tap-mongodb"),
+                "--config",
+                str(_tap_config(workdir, uri, database, database_includes=[database])),
+            ]
+            ours_seconds, outcome = _race(ours, arguments, count)
+            if isinstance(outcome, float):
+                lines.append(
+                    f"  {label:34} {outcome:6.2f} s, ours {ours_seconds:6.2f} s, ours/peer {ours_seconds / outcome:.2f}"
+                )
+                break
+            lines.append(f"  {label:34} {outcome}")
+            if not outcome.startswith("FAILED after 0"):
+                break
+    client = pymongo.MongoClient(uri)
+    with contextlib.suppress(pymongo.errors.OperationFailure):
+        client.admin.command("dropUser", PEER_USER)
+    client.drop_database(f"{E2E_DB}_nobinary")
+    return lines
+
+
+# -- incremental query --------------------------------------------------------------------
+
+
+def incremental_section(uri: str, count: int) -> list[str]:
+    from tap_mongodb.tap import TapMongoDB
+
+    client = pymongo.MongoClient(uri)
+    collection = client[E2E_DB][E2E_COLLECTION]
+    collection.create_index("seq")
+    config = {
+        "mongodb_uri": uri,
+        "database_includes": [E2E_DB],
+        "collection_includes": [E2E_COLLECTION],
+        "replication_keys": {f"{E2E_DB}-{E2E_COLLECTION}": "seq"},
+        "schema_sample_size": 50,
+    }
+    stream = TapMongoDB(config=config).streams[f"{E2E_DB}-{E2E_COLLECTION}"]
+    bookmark = count // 2
+    raw = _raw(collection)
+    sort = [("seq", 1), ("_id", 1)]
+    found: dict[str, int] = {}
+
+    def ours() -> None:
+        query = stream._incremental_query("seq", bookmark)
+        found["ours"] = sum(1 for _ in raw.find(query, sort=sort))
+
+    def plain() -> None:
+        found["plain"] = sum(1 for _ in raw.find({"seq": {"$gte": bookmark}}, sort=sort))
+
+    plain_s, ours_s = _best(3, plain, ours)
+    collection.drop_index("seq_1")
+    if found["ours"] != found["plain"]:
+        msg = f"the INCREMENTAL query found {found['ours']} documents, the range {found['plain']}"
+        raise RuntimeError(msg)
+    return [
+        f"INCREMENTAL query from a bookmark half way ({found['plain']} of {count} documents), index on the key",
+        f"  plain range {{seq: {{$gte: b}}}}: {plain_s:6.2f} s",
+        f"  the tap's query (probes included): {ours_s:6.2f} s   ratio {ours_s / plain_s:.2f}",
+    ]
+
+
+# -- target -------------------------------------------------------------------------------
+
+
+def _singer_file(workdir: Path, uri: str, name: str, count: int) -> Path:
+    """The tap's own Extended JSON output for `count` medium documents, as the target reads it."""
+    database = f"bench_src_{name}"
+    client = pymongo.MongoClient(uri)
+    _seed(client[database]["docs"], "medium", count)
+    config = workdir / f"src-{name}.json"
+    config.write_text(
+        json.dumps({"mongodb_uri": uri, "database_includes": [database], "bson_encoding": "extended_json"})
+    )
+    output = workdir / f"{name}.singer"
+    with output.open("w") as handle:
+        _run([str(BIN / "tap-mongodb"), "--config", str(config)], stdout=handle)
+    client.drop_database(database)
+    return output
+
+
+def _target_config(workdir: Path, uri: str, load_method: str) -> Path:
+    path = workdir / f"target-{load_method}.json"
+    path.write_text(json.dumps({"mongodb_uri": uri, "database": "bench_dst", "load_method": load_method}))
+    return path
+
+
+def _load(workdir: Path, uri: str, singer: Path, load_method: str, *, fresh: bool = True) -> None:
+    if fresh:
+        pymongo.MongoClient(uri).drop_database("bench_dst")
+    with singer.open() as handle:
         result = subprocess.run(
-            [command, "--config", str(config_file)],
-            capture_output=True,
+            [str(BIN / "target-mongodb"), "--config", str(_target_config(workdir, uri, load_method))],
+            stdin=handle,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **env},
             check=False,
         )
-        elapsed = time.perf_counter() - started
-        emitted = result.stdout.count('"type":"RECORD"') + result.stdout.count('"type": "RECORD"')
-        if result.returncode != 0 or emitted < count:
-            error = next((line for line in reversed(result.stderr.splitlines()) if "Error" in line), "failed")
-            return f"FAILED after {emitted} records ({error.strip()[:80]})"
-        best = elapsed if best is None else min(best, elapsed)
-    return f"{count / best:,.0f} docs/s"
+    if result.returncode:
+        raise RuntimeError(result.stderr[-2000:])
 
 
-def compare_with_peer(peer: str, workdir: Path, counts: dict[str, int]) -> list[str]:
-    """Both taps, as processes, over the same stand-in data; returns table rows."""
-    ours = str(Path(sys.executable).with_name("tap-mongodb"))
-    shim = str(Path(__file__).resolve().parent / "peer_shim")
-    rows = ["", "tap end to end as processes on the stand-in (ours: plain encoding; peer: its default layout)"]
-    cases = []
-    for shape, full in counts.items():
-        count = full if shape == "large" else full // 5  # enough documents to outweigh start-up
-        cases.append((shape, generate(shape, count)))
-        if shape == "medium":
-            cases.append(("medium without binary", [_without_binary(d) for d in generate(shape, count)]))
-    for label, documents in cases:
-        directory = workdir / f"peer-{label.replace(' ', '-')}"
-        connect(f"litemongo://{directory}")["bench"]["docs"].insert_many(documents)
-        uri = f"litemongo://{directory}"
-        results = []
-        for name, command, config, env in (
-            ("ours", ours, {"mongodb_uri": uri, "database_includes": ["bench"]}, {}),
-            ("peer", peer, {"mongodb_connection_string": uri, "database": "bench"}, {"PYTHONPATH": shim}),
-        ):
-            config_file = workdir / f"{name}-{directory.name}.json"
-            config_file.write_text(json.dumps(config))
-            results.append(f"{name}: {_run_tap(command, config_file, env, len(documents))}")
-        rows.append(f"  {label:<22}{len(documents):>6} docs: " + "; ".join(results))
-    return rows
+PYMONGO_WRITER = """
+import sys, bson, pymongo
+from bson.raw_bson import RawBSONDocument
+uri, path, mode = sys.argv[1:4]
+data = open(path, "rb").read()
+documents = [RawBSONDocument(bson.encode(d)) for d in bson.decode_all(data)]
+collection = pymongo.MongoClient(uri)["bench_dst"]["docs"]
+if mode == "upsert":
+    for start in range(0, len(documents), 1000):
+        chunk = documents[start:start + 1000]
+        collection.bulk_write([pymongo.ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk])
+else:
+    for start in range(0, len(documents), 1000):
+        collection.insert_many(documents[start:start + 1000])
+"""
 
 
-def peak_rss_mb(role: str, count: int, workdir: Path) -> float:
-    if role == "tap":
-        seed_for_rss(count, workdir)
-    result = subprocess.run(
-        [sys.executable, __file__, "--rss-child", role, str(count), str(workdir)],
-        capture_output=True,
-        text=True,
-        check=True,
+def target_section(uri: str, workdir: Path, count: int) -> list[str]:
+    singer = _singer_file(workdir, uri, "target", count)
+    bson_file = workdir / "target.bson"
+    bson_file.write_bytes(b"".join(bson.encode(document) for document in generate("medium", count)))
+    client = pymongo.MongoClient(uri)
+
+    def raw_writer(mode: str) -> t.Callable[[], None]:
+        def write() -> None:
+            client.drop_database("bench_dst")
+            _run([sys.executable, "-c", PYMONGO_WRITER, uri, str(bson_file), mode])
+
+        return write
+
+    def ours(load_method: str) -> t.Callable[[], None]:
+        return lambda: _load(workdir, uri, singer, load_method)
+
+    inserts, appends = _best(3, raw_writer("insert"), ours("append-only"))
+    replaces, upserts = _best(3, raw_writer("upsert"), ours("upsert"))
+    client.drop_database("bench_dst")
+    return [
+        f"target-mongodb, {count} medium records (Extended JSON from the tap), processes; "
+        "the pymongo writers in batches of 1000",
+        f"  insert_many of the same documents as raw BSON:      {inserts:6.2f} s",
+        f"  target-mongodb load_method append-only:             {appends:6.2f} s   ratio {appends / inserts:.2f}",
+        f"  bulk_write of ReplaceOne(upsert=True), raw BSON:    {replaces:6.2f} s",
+        f"  target-mongodb load_method upsert (default):        {upserts:6.2f} s   ratio {upserts / replaces:.2f}",
+    ]
+
+
+# -- memory -------------------------------------------------------------------------------
+
+
+def _peak_rss_mb(command: list[str], stdin: t.Any = None) -> float:
+    """The command's own peak resident memory (VmHWM), in MB, as GNU time reports it.
+
+    Measured through `/usr/bin/time`, a small process that starts the command: the kernel
+    keeps a process's high-water mark across exec, so a child forked straight from this
+    (large) benchmark process would report this process's memory as its own.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        return int(report.read().split()[-1]) / 1024
+
+
+def rss_section(uri: str, workdir: Path, small: int) -> list[str]:
+    client = pymongo.MongoClient(uri)
+    lines = [f"peak RSS (VmHWM of the process), medium documents, N = {small}"]
+    tap_mb, target_mb = [], []
+    for count in (small, small * 10):
+        database = f"bench_rss_{count}"
+        _seed(client[database]["docs"], "medium", count)
+        config = workdir / f"rss-{count}.json"
+        config.write_text(json.dumps({"mongodb_uri": uri, "database_includes": [database]}))
+        tap_mb.append(_peak_rss_mb([str(BIN / "tap-mongodb"), "--config", str(config)]))
+        client.drop_database(database)
+        singer = _singer_file(workdir, uri, f"rss{count}", count)
+        client.drop_database("bench_dst")
+        with singer.open() as handle:
+            target_config = _target_config(workdir, uri, "upsert")
+            target_mb.append(_peak_rss_mb([str(BIN / "target-mongodb"), "--config", str(target_config)], handle))
+    client.drop_database("bench_dst")
+    for name, (at_n, at_10n) in (("tap-mongodb", tap_mb), ("target-mongodb", target_mb)):
+        lines.append(f"  {name:15} {at_n:6.0f} MB at N, {at_10n:6.0f} MB at 10 x N ({(at_10n / at_n - 1) * 100:+.0f}%)")
+    return lines
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, pymongo {pymongo.version}, python-bsonjs {bsonjs.__version__}"
     )
-    return float(result.stdout.strip().splitlines()[-1])
-
-
-def rss_child(role: str, count: int, workdir: Path) -> None:
-    """Runs in its own process: one sync (or one load) of `count` medium documents."""
-    singer_file = workdir / f"rss-{count}.singer"
-    if role == "tap":
-        uri = f"litemongo://{workdir / f'rss-{count}'}"
-        from tap_mongodb.tap import TapMongoDB
-
-        with singer_file.open("wb") as output:
-            stdout, sys.stdout = sys.stdout, io.TextIOWrapper(output)
-            TapMongoDB(
-                config={"mongodb_uri": uri, "database_includes": ["bench"], "bson_encoding": "extended_json"}
-            ).sync_all()
-            sys.stdout.flush()
-            sys.stdout = stdout
-    else:
-        uri = f"litemongo://{workdir / f'rss-target-{count}'}"
-        from target_mongodb.target import TargetMongoDB
-
-        stdout, sys.stdout = sys.stdout, io.StringIO()
-        with singer_file.open() as handle:
-            # Batches of 1,000 rows, so 10 x N spans many batches and shows the bound.
-            TargetMongoDB(config={"mongodb_uri": uri, "database": "dst", "batch_size_rows": 1000}).listen(handle)
-        sys.stdout = stdout
-    print(f"{_high_water_mark_kb() / 1024:.1f}")
-
-
-def _high_water_mark_kb() -> float:
-    """Peak RSS of this process only (ru_maxrss can carry the forking parent's size)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1])
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rss-child", nargs=3, metavar=("ROLE", "COUNT", "WORKDIR"))
-    parser.add_argument("--peer", help="path of meltanolabs-tap-mongodb's tap-mongodb executable")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the documents")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer taps (no package index needed)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
+    parser.add_argument("--count", type=int, default=20_000, help="documents for the end-to-end sections")
+    parser.add_argument("--batch-size", type=int, default=0, help="cursor batch size of both sides (0: server's)")
     args = parser.parse_args()
-    if args.rss_child:
-        role, count, workdir = args.rss_child
-        rss_child(role, int(count), Path(workdir))
-        return
-    counts = QUICK if args.quick else COUNTS
-    workdir = Path(tempfile.mkdtemp(prefix="mongodb-bench-"))
-    rows: list[str] = []
-    try:
-        header = (
-            f"{'shape':<7}{'docs':>7}{'KB/doc':>8} | {'floor docs/s':>13}{'tap docs/s':>12}{'MB/s':>7}"
-            f"{'tap/floor':>10} | {'flat docs/s':>12}{'flat/floor':>11}"
-        )
-        rows += [
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "",
-            "tap record path (documents already fetched)",
-            header,
-            "-" * len(header),
-        ]
-        for shape, count in counts.items():
-            docs = [bson.decode(bson.encode(d), codec_options=CODEC_OPTIONS) for d in generate(shape, count)]
-            raws = [bson.encode(d) for d in docs]
-            megabytes = sum(map(len, raws)) / 1e6
-            floor_s = floor(raws)
-            plain_s = tap_record_path(raws, docs, {}, workdir)
-            flat_s = tap_record_path(raws, docs, {"flattening_enabled": True, "flattening_max_depth": 3}, workdir)
-            rows.append(
-                f"{shape:<7}{count:>7}{megabytes * 1000 / count:>8.1f} | {count / floor_s:>13,.0f}"
-                f"{count / plain_s:>12,.0f}{megabytes / plain_s:>7.1f}{plain_s / floor_s:>10.2f} | "
-                f"{count / flat_s:>12,.0f}{flat_s / floor_s:>11.2f}"
-            )
-        medium_count = counts["medium"]
-        docs = generate("medium", medium_count)
-        e2e_s, singer_output = tap_end_to_end(docs, workdir)
-        target_s, insert_s = target(singer_output, docs, workdir, "upsert")
-        append_s, _ = target(singer_output, docs, workdir, "append-only")
-        own_s = target_without_writes(singer_output, workdir)
-        raw_floor_s = insert_many_floor(raw_documents(docs), workdir)
-        rows += [
-            "",
-            f"tap end to end on the stand-in, {medium_count} medium documents: {medium_count / e2e_s:,.0f} docs/s",
-            f"target into the stand-in, {medium_count} medium records: {medium_count / target_s:,.0f} records/s; "
-            f"floor insert_many: {medium_count / insert_s:,.0f} docs/s; ratio {target_s / insert_s:.2f}",
-            f"target with load_method append-only (inserts, like the floor): {medium_count / append_s:,.0f} records/s; "
-            f"ratio {append_s / insert_s:.2f}",
-            f"floor insert_many of the same documents as raw BSON (what target-mongodb sends): "
-            f"{medium_count / raw_floor_s:,.0f} docs/s; upsert ratio {target_s / raw_floor_s:.2f}",
-            f"target's own work, writes discarded: {medium_count / own_s:,.0f} records/s "
-            f"({own_s / medium_count * 1e6:,.0f} µs per record)",
-        ]
-        if args.peer:
-            rows += compare_with_peer(args.peer, workdir, counts)
-        small_n = max(200, medium_count // 5)
-        rss = {
-            role: (peak_rss_mb(role, small_n, workdir), peak_rss_mb(role, small_n * 10, workdir))
-            for role in ("tap", "target")
-        }
-        for role, (at_n, at_10n) in rss.items():
-            rows.append(
-                f"peak RSS of the {role}: {at_n:.0f} MB at {small_n} docs, {at_10n:.0f} MB at {small_n * 10} docs "
-                f"(+{(at_10n / at_n - 1) * 100:.0f}%)"
-            )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(rows))
+    sections = set(args.only.split(","))
+    if args.no_peers:
+        sections.discard("peers")
+    count = args.count // 10 if args.quick else args.count
+    print(machine(), flush=True)
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-") as directory:
+        workdir = Path(directory)
+        uri = os.environ.get("MONGODB_URI") or stack.enter_context(SecantusServer()).uri
+        print(f"server: {'MONGODB_URI' if os.environ.get('MONGODB_URI') else 'SecantusDB (tests/support/server.py)'}")
+        if "record" in sections:
+            print("\n".join(["", *record_section(uri, args.quick)]), flush=True)
+        if sections & {"tap", "peers", "incremental"}:
+            _seed(pymongo.MongoClient(uri)[E2E_DB][E2E_COLLECTION], "medium", count)
+        if "tap" in sections:
+            print("\n".join(["", *tap_section(uri, workdir, count, args.batch_size)]), flush=True)
+        if "peers" in sections:
+            print("\n".join(["", *peers_section(uri, workdir, count)]), flush=True)
+        if "incremental" in sections:
+            print("\n".join(["", *incremental_section(uri, count)]), flush=True)
+        if "target" in sections:
+            print("\n".join(["", *target_section(uri, workdir, count // 4)]), flush=True)
+        if "rss" in sections:
+            print("\n".join(["", *rss_section(uri, workdir, max(count // 10, 200))]), flush=True)
+        pymongo.MongoClient(uri).drop_database(E2E_DB)
 
 
 if __name__ == "__main__":

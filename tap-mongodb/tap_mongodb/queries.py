@@ -18,10 +18,17 @@ from mongodb_common.bson_codec.type_order import (
 )
 
 
-def after_filter(field: str, value: t.Any, *, inclusive: bool) -> dict[str, t.Any]:
-    """Documents whose `field` sorts after `value` (or equal to it when `inclusive`)."""
+def after_filter(field: str, value: t.Any, *, inclusive: bool, highest_bracket: int | None = None) -> dict[str, t.Any]:
+    """Documents whose `field` sorts after `value` (or equal to it when `inclusive`).
+
+    `highest_bracket`, when known (key_extremes.py), is the highest type bracket the field
+    holds: later brackets need no clause, and when it is value's own the filter is one range.
+    """
     bracket = bracket_of(value)
-    clauses = type_clauses(field, brackets_after(bracket))
+    later = brackets_after(bracket)
+    if highest_bracket is not None:
+        later = range(later.start, max(later.start, highest_bracket + 1))
+    clauses = type_clauses(field, later)
     if bracket != NULL:  # null has no values "greater" within its bracket
         clauses.insert(0, {field: {"$gte" if inclusive else "$gt": value}})
     elif inclusive:

@@ -28,10 +28,11 @@ from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks, log_positions
 from tap_mongodb.catalog_metadata import build_metadata
+from tap_mongodb.key_extremes import key_brackets
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
-from tap_mongodb.raw_documents import decoded, raw_view
+from tap_mongodb.read_ahead import read_ahead
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.sync_progress import StreamProgress, estimate_total
 
@@ -270,9 +271,10 @@ class CollectionStream(Stream):
     def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> t.Iterator[dict[str, t.Any]]:
         namespace = f"{self.info.database}.{self.info.collection}"
         with explained_privileges("find", namespace, f"the `read` role on database {self.info.database!r}"):
-            cursor = raw_view(self.collection).find(query, self._projection(), sort=sort)
-            batch_size = self.config.get("cursor_batch_size")
-            yield from decoded(cursor.batch_size(batch_size) if batch_size else cursor, self.collection.codec_options)
+            batches = self.collection.find_raw_batches(query, self._projection(), sort=sort)
+            if batch_size := self.config.get("cursor_batch_size"):
+                batches = batches.batch_size(batch_size)
+            yield from read_ahead(batches, self.collection.codec_options)
 
     def _admit(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         """The document as it may be emitted under the declared schema, declared first if it widened."""
@@ -523,7 +525,15 @@ class CollectionStream(Stream):
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:
         """`>= bookmark`, plus what the mismatch policy says about keys it cannot reach."""
-        query = after_filter(key, bookmark, inclusive=True)
+        lowest, highest = call_with_retries(
+            lambda: key_brackets(self.collection, key),
+            self._retry_policy,
+            f"stream {self.name!r}, reading the lowest and highest {key!r}",
+            self.logger,
+        )
+        query = after_filter(key, bookmark, inclusive=True, highest_bracket=highest)
+        if lowest is not None and lowest >= bracket_of(bookmark):
+            return query  # nothing sorts before the bookmark's type: nothing to count
         unreachable = before_bracket_filter(key, bookmark)
         count = call_with_retries(
             lambda: self.collection.count_documents(unreachable),

@@ -26,7 +26,7 @@ from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
-from tap_mongodb.raw_documents import decoded, raw_view
+from tap_mongodb.read_ahead import read_ahead
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
@@ -497,20 +497,22 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         collection = self.client[info.database][info.collection]
         namespace = f"{info.database}.{info.collection}"
 
-        def read_sample() -> list[dict[str, t.Any]]:
+        envelope = self.config.get("schema_mode") == ENVELOPE
+
+        def read_sample() -> SchemaInferrer:
+            """Observed while the next batch of the sample is fetched (read_ahead.py)."""
+            inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
             if size <= 0:
-                return []
-            sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
-            return list(decoded(sampled, collection.codec_options))
+                return inferrer
+            sampled = collection.aggregate_raw_batches([{"$sample": {"size": size}}])
+            for document in read_ahead(sampled, collection.codec_options):
+                inferrer.observe({"_id": document["_id"]} if envelope else document)
+            return inferrer
 
         with explained_privileges("sample documents ($sample)", namespace, f"the `read` role on {info.database!r}"):
-            sample = call_with_retries(
+            inferrer = call_with_retries(
                 read_sample, RetryPolicy.from_config(self.config), f"sampling {namespace}", self.logger
             )
-        inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
-        envelope = self.config.get("schema_mode") == ENVELOPE
-        for document in sample:
-            inferrer.observe({"_id": document["_id"]} if envelope else document)
         schema = inferrer.schema()
         self.logger.info("Inferred schema of %s from %d sampled documents", info.stream_id, inferrer.document_count)
         return envelope_schema(schema["properties"]["_id"]) if envelope else schema

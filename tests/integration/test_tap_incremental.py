@@ -6,7 +6,7 @@ import datetime
 import typing as t
 
 import pytest
-from bson import Decimal128, Int64, ObjectId, Timestamp
+from bson import Binary, Code, Decimal128, Int64, MaxKey, ObjectId, Regex, Timestamp
 
 from tap_mongodb.streams import CatalogValidationError, ReplicationKeyMismatchError
 from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
@@ -74,6 +74,33 @@ def test_bookmark_of_each_key_type_finds_exactly_the_newer_documents(
     deployment.database("shop").orders.insert_one({"_id": 99, "k": later})
     second = run_tap(deployment.config(), catalog=catalog, state=last_state(first))
     assert [r["_id"] for r in records(second)] == [len(values) - 1, 99]
+
+
+LATER_THAN_NUMBERS = {
+    "string": "text",
+    "object": {"a": 1},
+    "binary": Binary(b"x"),
+    "objectid": ObjectId("6630c2f0a1b2c3d4e5f60701"),
+    "bool": False,
+    "date": day(1),
+    "timestamp": Timestamp(1, 1),
+    "regex": Regex("a"),
+    "code": Code("x"),
+    "maxkey": MaxKey(),
+}
+
+
+@pytest.mark.parametrize("later", [*LATER_THAN_NUMBERS, "all"])
+def test_keys_of_every_later_type_are_found_after_a_number_bookmark(deployment: Deployment, later: str) -> None:
+    """Whichever brackets the key holds after the bookmark's, each of their documents comes."""
+    catalog, _ = _setup(deployment, [{"_id": 1, "k": 1}, {"_id": 2, "k": 2}], key="k")
+    state = last_state(run_tap(deployment.config(), catalog=catalog))
+    values = LATER_THAN_NUMBERS if later == "all" else {later: LATER_THAN_NUMBERS[later]}
+    orders = deployment.database("shop").orders
+    orders.insert_many([{"_id": name, "k": value} for name, value in values.items()])
+    orders.insert_many([{"_id": 0, "k": 0}, {"_id": 3, "k": 3}])  # an older number, a newer one
+    rows = records(run_tap(deployment.config(), catalog=catalog, state=state))
+    assert sorted(map(str, (r["_id"] for r in rows))) == sorted(["2", "3", *values])
 
 
 def _mixed_key_setup(deployment: Deployment) -> tuple[dict, dict]:

@@ -33,3 +33,18 @@ def test_before_bracket_includes_missing_fields_and_earlier_types_only() -> None
     query = before_bracket_filter("k", "text")
     assert query["$or"][0] == {"k": {"$exists": False}}
     assert [c["k"]["$type"] for c in query["$or"][1:]] == ["minKey", "null", "undefined", "number"]
+
+
+def test_a_known_highest_bracket_drops_the_clauses_of_later_ones() -> None:
+    from mongodb_common.bson_codec.type_order import NUMBER, OBJECT_ID
+
+    assert after_filter("k", 5, inclusive=True, highest_bracket=NUMBER) == {"k": {"$gte": 5}}
+    clauses = after_filter("k", 5, inclusive=True, highest_bracket=OBJECT_ID)["$or"]
+    assert [c["k"].get("$type") for c in clauses[1:]][-1] == "objectId"
+    assert "bool" not in [c["k"].get("$type") for c in clauses[1:]]
+
+
+def test_a_highest_bracket_below_the_bookmarks_keeps_the_range() -> None:
+    from mongodb_common.bson_codec.type_order import NULL
+
+    assert after_filter("k", "m", inclusive=False, highest_bracket=NULL) == {"k": {"$gt": "m"}}

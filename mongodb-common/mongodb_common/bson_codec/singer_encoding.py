@@ -257,10 +257,20 @@ def encode_extended_json(value: t.Any) -> t.Any:
     """Encode one decoded BSON value as (type-exact) MongoDB Extended JSON values."""
     value_type = type(value)
     if value_type is dict:
-        encoded = {key: item if type(item) in _AS_IS else encode_extended_json(item) for key, item in value.items()}
+        encoded = {
+            key: item
+            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            else (scalar(item) if (scalar := _EXTENDED.get(kind)) is not None else encode_extended_json(item))
+            for key, item in value.items()
+        }
         return {LITERAL: encoded} if is_lookalike(value) else encoded
     if value_type is list:
-        return [item if type(item) in _AS_IS else encode_extended_json(item) for item in value]
+        return [
+            item
+            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            else (scalar(item) if (scalar := _EXTENDED.get(kind)) is not None else encode_extended_json(item))
+            for item in value
+        ]
     converter = _EXTENDED.get(value_type)
     if converter is not None:
         return converter(value)

@@ -1,0 +1,83 @@
+"""A cursor read one batch ahead by a thread, so the server works while the tap encodes.
+
+A driver cursor asks for the next batch only once the current one is used up: the server
+then waits for the tap, and the tap for the server, and a sync costs the sum of both. Here a
+thread fetches the raw batches (the driver releases the GIL while it waits on the socket and
+decodes nothing in raw-batch mode) and hands each over through a one-slot queue, so a sync
+costs about the larger of the two. At most three batches exist at once (one being decoded,
+one waiting, one being received), each bounded by the server's 16 MB batch limit or the
+`cursor_batch_size` setting.
+
+Documents are decoded one at a time from the batch bytes, each as a top-level document in
+its stored field order (see raw_documents.py).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import typing as t
+
+import bson
+
+if t.TYPE_CHECKING:
+    from bson.codec_options import CodecOptions
+
+_END = object()
+_POLL_SECONDS = 0.2
+
+
+class _Failure:
+    """An exception raised by the fetching thread, re-raised where the documents are read."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _fetch(batches: t.Iterator[bytes], handover: queue.Queue[t.Any], stop: threading.Event) -> None:
+    try:
+        for batch in batches:
+            while not stop.is_set():
+                try:
+                    handover.put(batch, timeout=_POLL_SECONDS)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        handover.put(_END)
+    except BaseException as error:  # every failure is handed to the reader
+        handover.put(_Failure(error))
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+
+
+def read_ahead(batches: t.Iterator[bytes], codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
+    """The documents of a raw-batch cursor, decoded, while a thread fetches the next batch.
+
+    A failure of the cursor (network, server error) is raised here, at the document where
+    the reader would have met it. Stopping early (closing this generator) stops the thread
+    and closes the cursor.
+    """
+    handover: queue.Queue[t.Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    fetcher = threading.Thread(target=_fetch, args=(batches, handover, stop), name="cursor-read-ahead", daemon=True)
+    fetcher.start()
+    decode_iter = bson.decode_iter
+    try:
+        while True:
+            batch = handover.get()
+            if batch is _END:
+                return
+            if isinstance(batch, _Failure):
+                raise batch.error
+            yield from decode_iter(batch, codec_options)
+    finally:
+        stop.set()
+        while fetcher.is_alive():
+            try:
+                handover.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue

@@ -285,7 +285,11 @@ def _main(argv: list[str]) -> int:
     pid_file = root / "server.pid"
     if argv[0] == "stop":
         with contextlib.suppress(OSError, ValueError, ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            pid = int(pid_file.read_text())
+            # Only the server started on this directory: a pid left by a server that already
+            # exited may belong to another process by now.
+            if str(root / "data") in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                os.kill(pid, signal.SIGTERM)
         pid_file.unlink(missing_ok=True)
         return 0
     root.mkdir(parents=True, exist_ok=True)

@@ -71,12 +71,17 @@ def declares_at_least(after: t.Any, before: t.Any) -> bool:
     wider = _types(after) | ({"integer"} if "number" in _types(after) else set())
     if not _types(before) <= wider:
         return False
-    if after.get("format") and after.get("format") != before.get("format"):
+    if after.get("format") and not _same_or_more_general_format(after["format"], before.get("format")):
         return False
     for key, schema in before.get("properties", {}).items():
         if key not in after.get("properties", {}) or not declares_at_least(after["properties"][key], schema):
             return False
     return not (before.get("items") and not declares_at_least(after.get("items", {}), before["items"]))
+
+
+def _same_or_more_general_format(after: str, before: str | None) -> bool:
+    """`x-bson-bindata` generalises `x-bson-bindata-0` (binary of several subtypes since)."""
+    return before is not None and (after == before or before.startswith(after + "-"))
 
 
 def _types(schema: t.Mapping[str, t.Any]) -> set[str]:

@@ -26,7 +26,7 @@ from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
-from tap_mongodb.read_ahead import read_ahead
+from tap_mongodb.raw_documents import decoded, raw_view
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
@@ -500,12 +500,13 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         envelope = self.config.get("schema_mode") == ENVELOPE
 
         def read_sample() -> SchemaInferrer:
-            """Observed while the next batch of the sample is fetched (read_ahead.py)."""
             inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
             if size <= 0:
                 return inferrer
-            sampled = collection.aggregate_raw_batches([{"$sample": {"size": size}}])
-            for document in read_ahead(sampled, collection.codec_options):
+            # A plain cursor: its first reply holds the whole sample of a small collection, where
+            # a raw-batch cursor always asks again with a getMore.
+            sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
+            for document in decoded(sampled, collection.codec_options):
                 inferrer.observe({"_id": document["_id"]} if envelope else document)
             return inferrer
 

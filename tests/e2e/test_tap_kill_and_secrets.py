@@ -97,8 +97,14 @@ def test_sigterm_writes_state_and_exits_zero(deployment: Deployment, tmp_path: P
         if sum('"type":"RECORD"' in item for item in seen) == 50:
             process.send_signal(signal.SIGTERM)
             break
-    rest, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
+    # Read on through the same text stream: `communicate` reads the pipe itself and would skip
+    # what this stream has already buffered, cutting a line in two.
+    rest = process.stdout.read()
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0, stderr
+    process.stdout.close()
+    process.stderr.close()
     messages = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
     assert_records_fit_their_schemas(messages)
     emitted = [m["record"]["_id"] for m in messages if m["type"] == "RECORD"]

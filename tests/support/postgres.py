@@ -16,7 +16,6 @@ installs them (scripts/test.sh), so tests needing PostgreSQL never skip.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import os
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.support.shared_server import SharedServer
 
 POSTGRES_URI_VARIABLE = "POSTGRES_URI"
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -257,26 +258,16 @@ class PostgresServer:
             self.root = None
 
 
-_shared: PostgresServer | None = None
+_shared = SharedServer(POSTGRES_URI_VARIABLE, lambda: PostgresServer().start())
 
 
 def shared_uri() -> str:
     """The PostgreSQL every test of this process uses: POSTGRES_URI, else one started now."""
-    global _shared  # noqa: PLW0603 - one server per process
-    configured = os.environ.get(POSTGRES_URI_VARIABLE)
-    if configured:
-        return configured
-    if _shared is None:
-        _shared = PostgresServer().start()
-        atexit.register(stop_shared)
-    return _shared.uri
+    return _shared.uri()
 
 
 def stop_shared() -> None:
-    global _shared  # noqa: PLW0603
-    if _shared is not None:
-        _shared.stop()
-        _shared = None
+    _shared.stop()
 
 
 def connection_settings(uri: str) -> dict[str, str]:

@@ -18,7 +18,6 @@ Also a command for the demo:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import os
@@ -34,6 +33,8 @@ from pathlib import Path
 
 import pymongo
 import pymongo.errors
+
+from tests.support.shared_server import SharedServer
 
 SERVER_COMMAND = "secantusd-py"
 STORAGE_PREFIX = "secantus-test-"
@@ -254,26 +255,16 @@ class SecantusServer:
         self.stop()
 
 
-_shared: SecantusServer | None = None
+_shared = SharedServer("MONGODB_URI", lambda: SecantusServer().start())
 
 
 def shared_uri() -> str:
     """The server every test of this process uses: MONGODB_URI, else one started now."""
-    global _shared  # noqa: PLW0603 - one server per process
-    configured = os.environ.get("MONGODB_URI")
-    if configured:
-        return configured
-    if _shared is None:
-        _shared = SecantusServer().start()
-        atexit.register(stop_shared)
-    return _shared.uri
+    return _shared.uri()
 
 
 def stop_shared() -> None:
-    global _shared  # noqa: PLW0603
-    if _shared is not None:
-        _shared.stop()
-        _shared = None
+    _shared.stop()
 
 
 def _main(argv: list[str]) -> int:

@@ -48,7 +48,7 @@ class Pipeline:
             **settings,
         )
         self.target_config = deployment.config(
-            database=deployment.db_name("dst"), collection_naming="strip_database_prefix", max_state_age_seconds=0
+            database=deployment.db_name("dst"), collection_naming="strip_database_prefix"
         )
         self.catalog: dict[str, t.Any] = {}
         self.state: dict[str, t.Any] = {}

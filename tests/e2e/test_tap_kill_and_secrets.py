@@ -57,9 +57,7 @@ def test_sigkill_of_the_tap_then_resume_from_the_confirmed_state(
             database_includes=[deployment.db_name("src")], bson_encoding="extended_json", state_interval_records=25
         ),
     )
-    target_config = deployment.config(
-        database=deployment.db_name("dst"), collection_naming="strip_database_prefix", max_state_age_seconds=0
-    )
+    target_config = deployment.config(database=deployment.db_name("dst"), collection_naming="strip_database_prefix")
     state: dict[str, t.Any] = {}
     for attempt in range(20):
         args = [TAP, "--config", config]

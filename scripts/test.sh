@@ -17,4 +17,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &
     || echo "could not install postgresql; the PostgreSQL tests will fail" >&2
 fi
 .venv/bin/ruff check .
-.venv/bin/python -m pytest -n 2 "$@"
+# Two test processes per core: most tests wait on servers and on the connectors they start as
+# processes, so one per core leaves the cores half idle. At most 8 (each runs its own servers).
+workers=${PYTEST_WORKERS:-$(( $(nproc) * 2 > 8 ? 8 : $(nproc) * 2 ))}
+.venv/bin/python -m pytest -n "$workers" "$@"

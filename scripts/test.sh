@@ -20,4 +20,5 @@ fi
 # Two test processes per core: most tests wait on servers and on the connectors they start as
 # processes, so one per core leaves the cores half idle. At most 8 (each runs its own servers).
 workers=${PYTEST_WORKERS:-$(( $(nproc) * 2 > 8 ? 8 : $(nproc) * 2 ))}
-.venv/bin/python -m pytest -n "$workers" "$@"
+# --dist loadgroup: modules marked xdist_group (those that install Meltano plugins) stay on one process.
+.venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

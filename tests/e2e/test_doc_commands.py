@@ -34,7 +34,9 @@ from tests.support.doc_commands import (
 from tests.support.meltano_project import MeltanoProject
 from tests.support.server import SecantusServer
 
-pytestmark = pytest.mark.e2e
+# One test process runs the whole module, so its Meltano plugins are installed once, not once
+# per process (scripts/test.sh distributes with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano-docs")]
 
 VENV_BIN = Path(sys.executable).parent
 QUOTED_URI = re.compile(r"'mongodb(\+srv)?://[^']*'")

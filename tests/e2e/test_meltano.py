@@ -22,7 +22,9 @@ import yaml
 if t.TYPE_CHECKING:
     from tests.support.deployment import Deployment
 
-pytestmark = [pytest.mark.e2e]
+# One test process runs the whole module, so its Meltano plugins are installed once, not once
+# per process (scripts/test.sh distributes with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano-demo")]
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).with_name("meltano"))

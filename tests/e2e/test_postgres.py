@@ -36,7 +36,9 @@ if t.TYPE_CHECKING:
 
     from tests.support.deployment import Deployment
 
-pytestmark = [pytest.mark.e2e]
+# One test process runs the whole module, so its Meltano plugins are installed once, not once
+# per process (scripts/test.sh distributes with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano-postgres")]
 
 FLATTENED = "tap-mongodb--flattened"
 LOG_BASED = "tap-mongodb--log-based"

@@ -9,7 +9,7 @@ tap's codec options (read_ahead.py), then the codec alone (unchecked) or
 users of the machine do not count); the two variants alternate round by round, so a change
 in the machine's load reaches both; best of several rounds. Never a timed test.
 
-    PYTHONPATH=. .venv/bin/python -m benchmarks.schema_conformance
+    .venv/bin/python -m benchmarks.schema_conformance
 """
 
 from __future__ import annotations

@@ -3,11 +3,18 @@
 The exact answer for one value is "observing it into the declared node would not change the
 schema" (the same observer as sampling, so never a second opinion on types). That is costly,
 so each node works out once which Python types always fit it (their encoding never depends
-on the value: a string, an ObjectId, an Int64 ...) and whether finite floats do; the walk
-then costs one set lookup per scalar. Values whose encoding depends on them (a Decimal128's
-range, a binary subtype, a pre-1970 date in Extended JSON) are decided once per kind and
-remembered; documents and arrays are walked. The node's answers are forgotten whenever the
-declared schema widens.
+on the value: a string, an ObjectId, an Int64 ...) and whether finite floats do. Values whose
+encoding depends on them (a Decimal128's range, a binary subtype, a pre-1970 date in Extended
+JSON) are decided once per kind and remembered. The node's answers are forgotten whenever
+the declared schema widens.
+
+The check is made by the walk that encodes the record (`encode_if_fits`): a separate walk
+before the codec cost 10-50% of the tap's whole record path, the codec's own walk about
+nothing (benchmarks/schema_conformance.py, docs/schema-evolution.md). Each node keeps a table
+from type to what a value of that type needs there, so a field costs two dictionary lookups
+on top of its encoding; scalars are converted by the codec's own functions
+(`scalar_encoders`), documents and arrays exactly as the codec builds them, so a record that
+fits is the codec's record, value for value.
 """
 
 from __future__ import annotations
@@ -74,7 +81,7 @@ def _misfit() -> t.NoReturn:
     raise _MisfitError
 
 
-class _AnyTable(dict):  # type: ignore[type-arg]
+class _AnyTable(dict[type, t.Any]):
     """The codecs of a node every value fits: the encoder for types without their own."""
 
     __slots__ = ("encode",)
@@ -83,7 +90,7 @@ class _AnyTable(dict):  # type: ignore[type-arg]
         return self.encode
 
 
-class _DollarFields(dict):  # type: ignore[type-arg]
+class _DollarFields(dict[str, dict[type, t.Any]]):
     """The field table of a node declaring a `$`-prefixed field: its documents are looked at for wrappers."""
 
     __slots__ = ()

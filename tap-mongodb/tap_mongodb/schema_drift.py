@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing as t
 
-from mongodb_common.bson_codec import EXTENDED_JSON
+from mongodb_common.bson_codec import EXTENDED_JSON, PLAIN, get_encoder
 from mongodb_common.bson_codec.singer_encoding import is_lookalike
 from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.singer_fields import DELETED_AT
@@ -60,7 +60,8 @@ class DriftGuard:
     """Keeps one stream's declared schema (the node tree) and admits documents into it.
 
     `admit` returns the document to emit (rewritten under `split`) and whether the declared
-    schema changed, in which case the caller declares the new schema before the record.
+    schema changed, in which case the caller declares the new schema before the record;
+    `admit_encoded` returns the record instead (the document encoded).
     """
 
     def __init__(self, stream: str, root: SchemaNode, observer: ValueObserver, policy: str) -> None:
@@ -68,6 +69,7 @@ class DriftGuard:
         self.root = root
         self._observer = observer
         self._checker = ConformanceChecker(observer)
+        self._encode = get_encoder(EXTENDED_JSON if observer.extended else PLAIN)
         self._policy = policy
         self._document_id: t.Any = None
         self._changes: list[str] = []
@@ -84,6 +86,21 @@ class DriftGuard:
     def admit(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         if self._checker.document_fits(document, self.root):
             return document, False
+        return self._admit_drifted(document)
+
+    def admit_encoded(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+        """As `admit`, but the document's record, encoded: what the tap emits.
+
+        A document that fits is encoded by the same walk that checks it (each value visited
+        once); one that does not is admitted as by `admit`, then encoded.
+        """
+        record = self._checker.encode_if_fits(document, self.root)
+        if record is not None:
+            return record, False
+        admitted, changed = self._admit_drifted(document)
+        return self._encode(admitted), changed
+
+    def _admit_drifted(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         before = render(self.root, nullable=False)
         self._document_id = document.get("_id")
         admitted = self._admit_object(document, self.root, [])

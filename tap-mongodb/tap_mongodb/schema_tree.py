@@ -44,8 +44,10 @@ class SchemaNode:
         "accepts_any",
         "any_type",
         "bson_types",
+        "codecs",
         "decimals",
         "fast",
+        "field_codecs",
         "finite_floats",
         "foreign",
         "formats",
@@ -73,6 +75,8 @@ class SchemaNode:
         self.finite_floats = False
         self.decimals = False
         self.object_like = False
+        self.codecs: dict[type, t.Any] | None = None
+        self.field_codecs: dict[str, dict[type, t.Any]] | None = None
 
     def child(self, key: str) -> SchemaNode:
         node = self.properties.get(key)
@@ -102,6 +106,8 @@ class SchemaNode:
     def clear_memos(self) -> None:
         self.memo.clear()
         self.fast = None
+        self.codecs = None
+        self.field_codecs = None
         for node in self.properties.values():
             node.clear_memos()
         if self.items is not None:

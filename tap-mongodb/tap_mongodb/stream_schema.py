@@ -84,13 +84,19 @@ class StreamSchema:
 
     def admit(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         """The document to emit, and whether the declared schema had to widen for it."""
-        admitted, changed = self._guard.admit(document)
+        return self._after_admission(*self._guard.admit(document))
+
+    def admit_encoded(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
+        """The record to emit (the admitted document, encoded), and whether the schema widened."""
+        return self._after_admission(*self._guard.admit_encoded(document))
+
+    def _after_admission(self, emitted: dict[str, t.Any], changed: bool) -> tuple[dict[str, t.Any], bool]:
         if changed:
             for change in self._guard.take_changes():
                 logger.warning("Stream %s: %s", self.stream, change)
             if self.shape is not None:
                 self.shape = StreamShape(self.stream, self.document_schema, self._config, previous=self.shape)
-        return admitted, changed
+        return emitted, changed
 
     def _reshape(self, before: dict[str, t.Any]) -> bool:
         if self.document_schema == before:

@@ -283,6 +283,13 @@ class CollectionStream(Stream):
             self._declare_widened_schema()
         return admitted
 
+    def _admit_encoded(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
+        """As `_admit`, encoded: the conformance check and the codec in one walk of the document."""
+        record, widened = self.declared.admit_encoded(document)
+        if widened:
+            self._declare_widened_schema()
+        return record
+
     def _declare_widened_schema(self) -> None:
         """The new schema reaches the target (and STATE) before any record that needs it."""
         self._adopt_record_schema()
@@ -342,7 +349,7 @@ class CollectionStream(Stream):
         if self._envelope:
             self._admit({"_id": document["_id"]})
             return {"_id": self._encode(document["_id"]), "document": self._encode(document)}
-        record = self._encode(self._admit(document))
+        record = self._admit_encoded(document)
         shape = self.declared.shape
         if shape is None:
             return record
@@ -479,7 +486,7 @@ class CollectionStream(Stream):
             if before is not None:
                 record["document"] = self._encode(before)
             return record
-        record = self._encode(self._admit(before if before is not None else {"_id": change.document_id}))
+        record = self._admit_encoded(before if before is not None else {"_id": change.document_id})
         record[DELETED_AT] = when
         shape = self.declared.shape
         if shape is not None:

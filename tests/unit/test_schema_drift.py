@@ -72,16 +72,23 @@ def test_a_declared_schema_reads_back_as_itself(encoding: str, sample: list[dict
 def test_admitted_records_always_fit_the_schema_declared_before_them(
     encoding: str, first: list[dict[str, t.Any]], later: list[dict[str, t.Any]], policy: str
 ) -> None:
-    """The invariant, on random drift: whatever arrives, the record fits the schema it follows."""
+    """The invariant, on random drift: whatever arrives, the record fits the schema it follows.
+
+    Through `admit_encoded`, as the tap emits records (the check and the codec in one walk),
+    and it agrees with `admit` followed by the codec, on a twin guard.
+    """
     docs = [{"_id": n, **document} for n, document in enumerate(first)]
     guard = DriftGuard("s", parse(infer_schema(docs, encoding)), ValueObserver(encoding), policy)
+    twin = DriftGuard("s", parse(infer_schema(docs, encoding)), ValueObserver(encoding), policy)
     messages = []
     for document in [*docs, *({"_id": 100 + n, **d} for n, d in enumerate(later))]:
         before = guard.schema
-        admitted, changed = guard.admit(document)
+        record, changed = guard.admit_encoded(document)
         assert changed == (guard.schema != before)
         assert declares_at_least(guard.schema, before)
-        messages += _record_messages("s", guard.schema, [ENCODERS[encoding](admitted)])
+        admitted, twin_changed = twin.admit(document)
+        assert (record, changed, guard.schema) == (ENCODERS[encoding](admitted), twin_changed, twin.schema)
+        messages += _record_messages("s", guard.schema, [record])
     assert assert_records_fit_their_schemas(messages) == len(docs) + len(later)
 
 

@@ -23,6 +23,7 @@ import datetime
 import decimal
 import math
 import re
+import types
 import typing as t
 import uuid
 
@@ -172,7 +173,7 @@ def is_lookalike(document: dict[str, t.Any]) -> bool:
 # Values that are already JSON, handed on inline without a call (the hot path); so is a
 # finite float (`x - x` is NaN for NaN and the infinities). Other scalars go straight to
 # their converter; only documents and arrays recurse.
-_AS_IS = frozenset({str, int, bool, type(None)})
+AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def encode_plain(value: t.Any) -> t.Any:
@@ -181,7 +182,7 @@ def encode_plain(value: t.Any) -> t.Any:
     if value_type is dict:
         encoded = {
             key: item
-            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            if (kind := type(item)) in AS_IS or (kind is float and item - item == 0.0)
             else (scalar(item) if (scalar := _PLAIN.get(kind)) is not None else encode_plain(item))
             for key, item in value.items()
         }
@@ -189,7 +190,7 @@ def encode_plain(value: t.Any) -> t.Any:
     if value_type is list:
         return [
             item
-            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            if (kind := type(item)) in AS_IS or (kind is float and item - item == 0.0)
             else (scalar(item) if (scalar := _PLAIN.get(kind)) is not None else encode_plain(item))
             for item in value
         ]
@@ -259,7 +260,7 @@ def encode_extended_json(value: t.Any) -> t.Any:
     if value_type is dict:
         encoded = {
             key: item
-            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            if (kind := type(item)) in AS_IS or (kind is float and item - item == 0.0)
             else (scalar(item) if (scalar := _EXTENDED.get(kind)) is not None else encode_extended_json(item))
             for key, item in value.items()
         }
@@ -267,7 +268,7 @@ def encode_extended_json(value: t.Any) -> t.Any:
     if value_type is list:
         return [
             item
-            if (kind := type(item)) in _AS_IS or (kind is float and item - item == 0.0)
+            if (kind := type(item)) in AS_IS or (kind is float and item - item == 0.0)
             else (scalar(item) if (scalar := _EXTENDED.get(kind)) is not None else encode_extended_json(item))
             for item in value
         ]
@@ -291,6 +292,22 @@ def _encode_by_isinstance(value: t.Any, encode: Encoder, table: dict[type, Encod
             return converter(value)
     msg = f"cannot encode a value of Python type {type(value).__name__} from BSON"
     raise UnsupportedBsonValueError(msg)
+
+
+def scalar_encoders(encoding: str) -> t.Mapping[type, Encoder]:
+    """The converter the encoder of `encoding` applies to each exact type of non-container value.
+
+    For the tap's schema-guided walk, which checks each value against the declared schema as
+    it encodes it (tap_mongodb/schema_conformance.py): it walks documents and arrays itself,
+    hands on values of the `AS_IS` types and finite floats unchanged, as the encoders do, and
+    converts every other value with the function given here, so a value is never encoded in
+    two ways. Types without an entry (subclasses) go through the encoder itself.
+    """
+    table = _EXTENDED if encoding == EXTENDED_JSON else _PLAIN if encoding == PLAIN else None
+    if table is None:
+        msg = f"bson_encoding must be one of {', '.join(ENCODINGS)}, not {encoding!r}"
+        raise ValueError(msg)
+    return types.MappingProxyType(table)
 
 
 def get_encoder(encoding: str) -> Encoder:

@@ -27,12 +27,18 @@ def _oid(rng: random.Random) -> ObjectId:
     return ObjectId(bytes(rng.getrandbits(8) for _ in range(12)))
 
 
-def seed(uri: str, *, customers: int = 200, orders: int = 1000) -> dict[str, int]:
+def seed(uri: str, *, customers: int = 200, orders: int = 1000, prefix: str = "demo_") -> dict[str, int]:
+    """The databases `<prefix>shop` and `<prefix>crm` (a test gives a prefix of its own); documents per namespace."""
+    with pymongo.MongoClient(uri) as client:
+        return _seed(client, customers=customers, orders=orders, prefix=prefix)
+
+
+def _seed(client: pymongo.MongoClient, *, customers: int, orders: int, prefix: str) -> dict[str, int]:
     rng = random.Random(20261122)
-    client: pymongo.MongoClient = pymongo.MongoClient(uri)
-    for database in ("demo_shop", "demo_crm"):
+    shop_name, crm_name = f"{prefix}shop", f"{prefix}crm"
+    for database in (shop_name, crm_name):
         client.drop_database(database)
-    shop = client["demo_shop"]
+    shop = client[shop_name]
     start = datetime.datetime(2024, 1, 1, tzinfo=UTC)
 
     customer_ids = [_oid(rng) for _ in range(customers)]
@@ -94,17 +100,15 @@ def seed(uri: str, *, customers: int = 200, orders: int = 1000) -> dict[str, int
         ]
     )
 
-    client["demo_crm"].leads.insert_many(
+    client[crm_name].leads.insert_many(
         [{"_id": n, "source": rng.choice(["web", "event", "referral"]), "score": rng.random()} for n in range(50)]
     )
-    counts = {
-        "demo_shop.customers": customers,
-        "demo_shop.orders": orders,
-        "demo_shop.products": len(PRODUCTS),
-        "demo_crm.leads": 50,
+    return {
+        f"{shop_name}.customers": customers,
+        f"{shop_name}.orders": orders,
+        f"{shop_name}.products": len(PRODUCTS),
+        f"{crm_name}.leads": 50,
     }
-    client.close()
-    return counts
 
 
 if __name__ == "__main__":

@@ -71,10 +71,22 @@ def open_tunnel(config: t.Mapping[str, t.Any]) -> sshtunnel.SSHTunnelForwarder:
     try:
         tunnel.start()
     except (sshtunnel.BaseSSHTunnelForwarderError, OSError) as exc:
+        _release_unstarted(tunnel)
         msg = f"cannot open the SSH tunnel through {bastion[0]}:{bastion[1]} as {config.get('ssh_username')!r}: {exc}"
         raise SshTunnelError(redact_text(msg, config)) from None
     atexit.register(tunnel.stop)
     return tunnel
+
+
+def _release_unstarted(tunnel: sshtunnel.SSHTunnelForwarder) -> None:
+    """Close the local port a failed `start` bound (sshtunnel binds it before it logs in).
+
+    sshtunnel's own `stop` would wait forever for forwarders that never served, and nothing
+    else closes their listening sockets: a process that retries would pile them up.
+    """
+    for server in tunnel._server_list:
+        server.server_close()
+    tunnel._server_list = []
 
 
 def tunnelled_config(config: t.Mapping[str, t.Any], tunnel: sshtunnel.SSHTunnelForwarder) -> dict[str, t.Any]:

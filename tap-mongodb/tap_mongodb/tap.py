@@ -321,12 +321,20 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         try:
             # Without an input catalog the SDK discovers the streams here, through the client.
             super().__init__(catalog=self._raw_catalog if catalog is not None else None, **kwargs)
-        except BaseException:
+        finally:
+            # A tap object may be made only to be looked at (`--about`, the SDK's test suites)
+            # and then dropped: it must not hold a client, whose monitor threads and sockets
+            # would live on until the garbage collector found it. What runs later connects anew.
             close_cached_client(self)
-            raise
 
     # Each way the SDK's CLI runs a tap ends in one of these (`sync_all` below); the client is
     # closed when it does, failed or not (singer-sdk has no teardown hook for a tap).
+    def run_sync_dry_run(self, dry_run_record_limit: int | None = 1, streams: t.Iterable[Stream] | None = None) -> bool:
+        try:
+            return super().run_sync_dry_run(dry_run_record_limit=dry_run_record_limit, streams=streams)
+        finally:
+            close_cached_client(self)
+
     def run_discovery(self) -> str:
         try:
             return super().run_discovery()

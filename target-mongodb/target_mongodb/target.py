@@ -124,14 +124,21 @@ class TargetMongoDB(ValidatesSettingsInOneLine, Target):
         if isinstance(self.message_reader, LineNumberingReader):
             self.message_reader.after_message = self._drain_full_sinks
 
-    def listen(self, file_input: t.IO[str] | None = None) -> None:  # type: ignore[misc]
-        """Read and write everything, then close the client, also when the input or a write fails.
-
-        The SDK has no teardown hook for a target, and a client left for the garbage collector
-        ends the run with a `ResourceWarning: Unclosed MongoClient` traceback.
-        """
+    # The SDK has no teardown hook for a target, and a client left for the garbage collector
+    # ends the run with a `ResourceWarning: Unclosed MongoClient` traceback. `listen` (the CLI)
+    # is `process_lines` then `process_endofpipe`; the SDK's test runner calls them itself.
+    def process_lines(self, file_input: t.IO[str] | None) -> t.Counter[str]:  # type: ignore[misc]
+        """Read and write the input; a failure (bad input, a write, SIGTERM) ends the run: close the client."""
         try:
-            super().listen(file_input)
+            return super().process_lines(file_input)
+        except BaseException:
+            close_cached_client(self)
+            raise
+
+    def process_endofpipe(self) -> None:
+        """Write what is left, then close the client: nothing follows the end of the input."""
+        try:
+            super().process_endofpipe()
         finally:
             close_cached_client(self)
 

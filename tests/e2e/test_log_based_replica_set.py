@@ -191,15 +191,14 @@ def test_the_tap_killed_mid_run_resumes_with_nothing_lost(
         state = tmp_path / "state.json"
         state.write_text(json.dumps(pipeline.state), encoding="utf-8")
         command = [TAP, "--config", str(config), "--catalog", str(catalog), "--state", str(state)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None
         lines: list[str] = []
-        for line in process.stdout:
-            lines.append(line)
-            if attempt == 0 and sum('"type":"RECORD"' in seen for seen in lines) == 40:
-                os.kill(process.pid, signal.SIGKILL)
-                break
-        process.wait()
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if attempt == 0 and sum('"type":"RECORD"' in seen for seen in lines) == 40:
+                    os.kill(process.pid, signal.SIGKILL)
+                    break
         pipeline.load(parse_messages("".join(lines)))
         if process.returncode == 0:
             break

@@ -84,17 +84,19 @@ def _run_tap_until(
     path = tmp_path / "tap.json"
     path.write_text(json.dumps(config))
     started = time.monotonic()
-    process = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
     lines: list[str] = []
     seen = 0
-    for line in process.stdout:
-        lines.append(line)
-        if '"type":"RECORD"' in line:
-            seen += 1
-            if seen == after_records:
-                fault()
-    _out, stderr = process.communicate(timeout=HANG_SECONDS)
+    with subprocess.Popen(
+        [TAP, "--config", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if '"type":"RECORD"' in line:
+                seen += 1
+                if seen == after_records:
+                    fault()
+        _out, stderr = process.communicate(timeout=HANG_SECONDS)
     assert time.monotonic() - started < HANG_SECONDS, "the tap hung instead of giving up"
     return process.returncode, parse_messages("".join(lines)), stderr
 

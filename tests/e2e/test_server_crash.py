@@ -68,17 +68,17 @@ def _tap_with_server_killed(
     args = [TAP, "--config", _write(tmp_path / "tap.json", config)]
     if catalog is not None:
         args += ["--catalog", _write(tmp_path / "catalog.json", catalog)]
-    tap = RunningCommand(args)
-    tap.read_stdout_until(lambda lines: _record_count(lines) >= KILL_AFTER_RECORDS)
-    server.kill()
-    tap.drain_stdout()
-    if ride_out:
-        tap.wait_for(lambda command: command.logged("; retry 1 of"), "retry after the kill")
-        server.restart()
-        status = tap.wait()
-    else:
-        status = tap.wait()
-        server.restart()
+    with RunningCommand(args) as tap:
+        tap.read_stdout_until(lambda lines: _record_count(lines) >= KILL_AFTER_RECORDS)
+        server.kill()
+        tap.drain_stdout()
+        if ride_out:
+            tap.wait_for(lambda command: command.logged("; retry 1 of"), "retry after the kill")
+            server.restart()
+            status = tap.wait()
+        else:
+            status = tap.wait()
+            server.restart()
     return status, parse_messages("".join(tap.stdout)), tap
 
 
@@ -159,17 +159,17 @@ def _target_config(server: SecantusServer, tmp_path: Path, **settings: t.Any) ->
 
 
 def test_the_target_rides_out_a_server_killed_and_restarted_mid_load(server: SecantusServer, tmp_path: Path) -> None:
-    target = RunningCommand([TARGET, "--config", _target_config(server, tmp_path, **RIDE_OUT)], stdin=True)
-    target.drain_stdout()
-    target.write(singer_lines([KEYED, UNKEYED, *_orders(0, 60), *_events(0, 60), state_message({"position": 60})]))
-    target.wait_for(lambda command: _confirmed(command, 60), "STATE confirming the first records")
-    server.kill()
-    target.write(singer_lines([*_orders(60, 120), *_events(60, 120), state_message({"position": 120})]))
-    target.wait_for(lambda command: command.logged("; retry 1 of"), "retry after the kill")
-    server.restart()
-    target.write(singer_lines([*_orders(120, 180), *_events(120, 180), state_message({"position": 180})]))
-    target.close_stdin()
-    assert target.wait() == 0, target.errors()
+    with RunningCommand([TARGET, "--config", _target_config(server, tmp_path, **RIDE_OUT)], stdin=True) as target:
+        target.drain_stdout()
+        target.write(singer_lines([KEYED, UNKEYED, *_orders(0, 60), *_events(0, 60), state_message({"position": 60})]))
+        target.wait_for(lambda command: _confirmed(command, 60), "STATE confirming the first records")
+        server.kill()
+        target.write(singer_lines([*_orders(60, 120), *_events(60, 120), state_message({"position": 120})]))
+        target.wait_for(lambda command: command.logged("; retry 1 of"), "retry after the kill")
+        server.restart()
+        target.write(singer_lines([*_orders(120, 180), *_events(120, 180), state_message({"position": 180})]))
+        target.close_stdin()
+        assert target.wait() == 0, target.errors()
     assert _confirmed(target, 180)
     client: pymongo.MongoClient = pymongo.MongoClient(server.uri)
     try:
@@ -183,14 +183,14 @@ def test_without_retries_the_target_fails_clearly_and_a_resumed_load_loses_nothi
     server: SecantusServer, tmp_path: Path
 ) -> None:
     config = _target_config(server, tmp_path, **NO_RETRIES)
-    target = RunningCommand([TARGET, "--config", config], stdin=True)
-    target.drain_stdout()
-    target.write(singer_lines([KEYED, *_orders(0, 60), state_message({"position": 60})]))
-    target.wait_for(lambda command: _confirmed(command, 60), "STATE confirming the first records")
-    server.kill()
-    target.write(singer_lines([*_orders(60, 120), state_message({"position": 120})]))
-    target.close_stdin()
-    assert target.wait() == 1
+    with RunningCommand([TARGET, "--config", config], stdin=True) as target:
+        target.drain_stdout()
+        target.write(singer_lines([KEYED, *_orders(0, 60), state_message({"position": 60})]))
+        target.wait_for(lambda command: _confirmed(command, 60), "STATE confirming the first records")
+        server.kill()
+        target.write(singer_lines([*_orders(60, 120), state_message({"position": 120})]))
+        target.close_stdin()
+        assert target.wait() == 1
     assert not _confirmed(target, 120)
     last = target.last_error_line()
     assert last.startswith("target-mongodb: error: "), target.errors()
@@ -200,11 +200,11 @@ def test_without_retries_the_target_fails_clearly_and_a_resumed_load_loses_nothi
 
     server.restart()
     # The next run gets what followed the last confirmed STATE (as a tap resuming from it would send).
-    resumed = RunningCommand([TARGET, "--config", config], stdin=True)
-    resumed.drain_stdout()
-    resumed.write(singer_lines([KEYED, *_orders(60, 120), state_message({"position": 120})]))
-    resumed.close_stdin()
-    assert resumed.wait() == 0, resumed.errors()
+    with RunningCommand([TARGET, "--config", config], stdin=True) as resumed:
+        resumed.drain_stdout()
+        resumed.write(singer_lines([KEYED, *_orders(60, 120), state_message({"position": 120})]))
+        resumed.close_stdin()
+        assert resumed.wait() == 0, resumed.errors()
     client: pymongo.MongoClient = pymongo.MongoClient(server.uri)
     try:
         assert {d["_id"]: d["v"] for d in client.copy.orders.find()} == {n % 25: n for n in range(120)}

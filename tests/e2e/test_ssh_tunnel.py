@@ -6,6 +6,7 @@ except under CI, where a missing sshd is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -62,7 +63,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, t.Any
         )
     )
     Path("/run/sshd").mkdir(exist_ok=True)
-    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(work / "sshd_config")], stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads would stop sshd once full.
+    with (work / "sshd.log").open("wb") as log:
+        server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(work / "sshd_config")], stderr=log)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -71,7 +74,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, t.Any
         time.sleep(0.1)
     else:
         server.kill()
-        pytest.fail("sshd did not start listening")
+        server.wait(timeout=10)
+        pytest.fail(f"sshd did not start listening:\n{(work / 'sshd.log').read_text(errors='replace')}")
     yield {"port": port, "key": (work / "client_key").read_text(), "user": "root"}
     server.terminate()
     server.wait(timeout=10)
@@ -103,6 +107,23 @@ def greeting_server() -> t.Iterator[int]:
     listener.close()
 
 
+def _ports_this_process_listens_on() -> set[int]:
+    """Local TCP ports in LISTEN state whose socket is one of this process's open files (Linux)."""
+    sockets = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # an fd closed meanwhile
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in sockets:  # 0A: LISTEN; field 9: the socket's inode
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def _ssh_settings(sshd: dict[str, t.Any], **extra: t.Any) -> dict[str, t.Any]:
     return {
         "ssh_enabled": True,
@@ -130,21 +151,26 @@ def test_mongodb_client_goes_through_the_tunnel_and_errors_name_the_local_end(ss
         mongodb_uri=f"mongodb://reader:Secr3tPw@127.0.0.1:{closed_port}/",
         server_selection_timeout_ms=1500,
     )
-    client = create_client(config)
-    host, port = next(iter(client.topology_description.server_descriptions()))
-    assert host == "127.0.0.1"
-    assert port != closed_port  # the tunnel's local end, not the remote port
-    with pytest.raises(MongoConnectionError, match=r"cannot reach MongoDB") as failure:
-        verify_connection(client, config)
+    with create_client(config) as client:
+        host, port = next(iter(client.topology_description.server_descriptions()))
+        assert host == "127.0.0.1"
+        assert port != closed_port  # the tunnel's local end, not the remote port
+        with pytest.raises(MongoConnectionError, match=r"cannot reach MongoDB") as failure:
+            verify_connection(client, config)
     assert "Secr3tPw" not in str(failure.value)
 
 
-def test_wrong_key_is_a_clear_error_naming_the_bastion(sshd: dict[str, t.Any], tmp_path: Path) -> None:
+def test_wrong_key_is_a_clear_error_naming_the_bastion_and_leaves_no_socket_open(
+    sshd: dict[str, t.Any], tmp_path: Path
+) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
     settings = _ssh_settings(sshd, host="127.0.0.1", port=1)
     settings["ssh_private_key"] = (tmp_path / "other").read_text()
+    listening_before = _ports_this_process_listens_on()
     with pytest.raises(SshTunnelError, match=rf"cannot open the SSH tunnel through 127.0.0.1:{sshd['port']} as 'root'"):
         open_tunnel(settings)
+    # sshtunnel binds the tunnel's local port before it logs in.
+    assert _ports_this_process_listens_on() == listening_before
 
 
 def test_an_unreadable_key_is_named(sshd: dict[str, t.Any]) -> None:

@@ -23,15 +23,15 @@ QUITTER = [sys.executable, "-c", "import sys; sys.stdin.readline(); sys.exit(3)"
 
 def _pipe_into_quitter(config: Path, environment: dict[str, str]) -> tuple[int, int, str]:
     """Tap | quitter, as a shell pipeline would run them; the exit statuses and the tap's stderr."""
-    tap = subprocess.Popen(
+    with subprocess.Popen(
         [TAP, "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
-    )
-    assert tap.stdout is not None
-    assert tap.stderr is not None
-    quitter = subprocess.Popen(QUITTER, stdin=tap.stdout)
-    tap.stdout.close()  # only the quitter holds the read end now, as in a shell pipeline
-    stderr = tap.stderr.read().decode()
-    return tap.wait(timeout=120), quitter.wait(timeout=120), stderr
+    ) as tap:
+        assert tap.stdout is not None
+        assert tap.stderr is not None
+        with subprocess.Popen(QUITTER, stdin=tap.stdout) as quitter:
+            tap.stdout.close()  # only the quitter holds the read end now, as in a shell pipeline
+            stderr = tap.stderr.read().decode()
+            return tap.wait(timeout=120), quitter.wait(timeout=120), stderr
 
 
 @pytest.mark.parametrize("debug", [False, True])

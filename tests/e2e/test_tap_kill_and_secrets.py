@@ -63,17 +63,16 @@ def test_sigkill_of_the_tap_then_resume_from_the_confirmed_state(
         args = [TAP, "--config", config]
         if state:
             args += ["--state", _write(tmp_path / "state.json", state)]
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert process.stdout is not None
         lines: list[str] = []
         killed = False
-        for line in process.stdout:
-            lines.append(line)
-            if attempt == 0 and len(lines) >= kill_after_lines:
-                os.kill(process.pid, signal.SIGKILL)
-                killed = True
-                break
-        process.wait()
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if attempt == 0 and len(lines) >= kill_after_lines:
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed = True
+                    break
         confirmed: list[dict[str, t.Any]] = []
         run_target(target_config, parse_messages("".join(lines)), states_out=confirmed)
         if confirmed:
@@ -87,22 +86,22 @@ def test_sigkill_of_the_tap_then_resume_from_the_confirmed_state(
 def test_sigterm_writes_state_and_exits_zero(deployment: Deployment, tmp_path: Path) -> None:
     deployment.database("src").orders.insert_many([{"_id": i, "pad": "x" * 2000} for i in range(3000)])
     config = _write(tmp_path / "tap.json", deployment.config(database_includes=[deployment.db_name("src")]))
-    process = subprocess.Popen([TAP, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
     seen: list[str] = []
-    for line in process.stdout:
-        seen.append(line)
-        if sum('"type":"RECORD"' in item for item in seen) == 50:
-            process.send_signal(signal.SIGTERM)
-            break
-    # Read on through the same text stream: `communicate` reads the pipe itself and would skip
-    # what this stream has already buffered, cutting a line in two.
-    rest = process.stdout.read()
-    assert process.stderr is not None
-    stderr = process.stderr.read()
-    assert process.wait(timeout=60) == 0, stderr
-    process.stdout.close()
-    process.stderr.close()
+    with subprocess.Popen(
+        [TAP, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if sum('"type":"RECORD"' in item for item in seen) == 50:
+                process.send_signal(signal.SIGTERM)
+                break
+        # Read on through the same text stream: `communicate` reads the pipe itself and would skip
+        # what this stream has already buffered, cutting a line in two.
+        rest = process.stdout.read()
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == 0, stderr
     messages = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
     assert_records_fit_their_schemas(messages)
     emitted = [m["record"]["_id"] for m in messages if m["type"] == "RECORD"]

@@ -80,14 +80,14 @@ def test_sigkill_at_any_point_then_resume_from_the_last_state_loses_nothing(
 ) -> None:
     messages = _messages(48)
     config = _config_file(tmp_path, deployment, max_state_age_seconds=0)
-    process = _start_target(config)
-    assert process.stdin is not None
-    for message in messages[:kill_after_lines]:
-        process.stdin.write(json.dumps(message) + "\n")
-        process.stdin.flush()
-    time.sleep(1.0)
-    os.kill(process.pid, signal.SIGKILL)
-    stdout, _ = process.communicate()
+    with _start_target(config) as process:
+        assert process.stdin is not None
+        for message in messages[:kill_after_lines]:
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+        time.sleep(1.0)
+        os.kill(process.pid, signal.SIGKILL)
+        stdout, _ = process.communicate()
     states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
     destination = deployment.database("dest")["shop-orders"]
@@ -119,21 +119,21 @@ def test_sigkill_at_any_point_then_resume_from_the_last_state_loses_nothing(
 
 def test_sigterm_flushes_and_confirms_state(deployment: Deployment, tmp_path: Path) -> None:
     config = _config_file(tmp_path, deployment)  # default max_state_age_seconds: nothing confirmed yet
-    process = _start_target(config)
-    assert process.stdin is not None
-    # A last SCHEMA with a non-_id key makes the target create a unique index: once the index
-    # exists, every line before it has been read, and nothing is flushed yet.
-    sentinel = schema_message("sentinel", {"k": {"type": "integer"}}, ["k"])
-    process.stdin.write(singer_lines([*_messages(10)[:-1], sentinel]))
-    process.stdin.flush()
-    deadline = time.monotonic() + 60
-    sentinel_collection = deployment.database("dest")["sentinel"]
-    while not any(index.get("unique") for index in sentinel_collection.list_indexes()):
-        assert time.monotonic() < deadline, "the target never read its input"
-        time.sleep(0.1)
-    assert deployment.database("dest")["shop-orders"].count_documents({}) == 0  # still buffered
-    process.send_signal(signal.SIGTERM)
-    stdout, _ = process.communicate(timeout=60)
+    with _start_target(config) as process:
+        assert process.stdin is not None
+        # A last SCHEMA with a non-_id key makes the target create a unique index: once the index
+        # exists, every line before it has been read, and nothing is flushed yet.
+        sentinel = schema_message("sentinel", {"k": {"type": "integer"}}, ["k"])
+        process.stdin.write(singer_lines([*_messages(10)[:-1], sentinel]))
+        process.stdin.flush()
+        deadline = time.monotonic() + 60
+        sentinel_collection = deployment.database("dest")["sentinel"]
+        while not any(index.get("unique") for index in sentinel_collection.list_indexes()):
+            assert time.monotonic() < deadline, "the target never read its input"
+            time.sleep(0.1)
+        assert deployment.database("dest")["shop-orders"].count_documents({}) == 0  # still buffered
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert [json.loads(line) for line in stdout.splitlines()][-1] == {"position": 9}
     assert deployment.database("dest")["shop-orders"].count_documents({}) == 10

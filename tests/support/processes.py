@@ -3,7 +3,8 @@
 Fault tests break something at a chosen point of a run (after so many records, once the
 process logs a retry) and then wait for the process to react, without sleeping: they wait
 for a line. Reading stdout in the test's own thread keeps the pipe's flow control, so the
-tap is never far ahead of what the test has seen.
+tap is never far ahead of what the test has seen. Used as a context manager, it leaves
+no process running and no pipe open, whatever the test did (`wait` closes the pipes too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import subprocess
 import threading
 import typing as t
+
+if t.TYPE_CHECKING:
+    from types import TracebackType
 
 WAIT_SECONDS = 120  # only catches a hang
 
@@ -79,12 +83,30 @@ class RunningCommand:
         self.process.stdin.close()
 
     def wait(self) -> int:
+        """The exit status, once the process ended and all it wrote was collected; pipes closed."""
         if self.process.stdout is not None and not self._stdout_done.is_set() and len(self._threads) == 1:
             self.drain_stdout()
         status = self.process.wait(timeout=WAIT_SECONDS)
         for thread in self._threads:
             thread.join(timeout=WAIT_SECONDS)
+        self._close_pipes()
         return status
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    def __enter__(self) -> RunningCommand:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        """A test that failed midway leaves no process behind: kill it, then wait as usual."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
 
     def errors(self) -> str:
         return "".join(self.stderr)

@@ -8,7 +8,6 @@ import json
 import sys
 import typing as t
 
-from mongodb_common.client_factory import close_cached_client
 from tap_mongodb.singer_writer import serialize
 from tap_mongodb.tap import TapMongoDB
 from tests.support.schema_invariant import assert_records_fit_their_schemas
@@ -92,11 +91,7 @@ def _call_after_each_record(tap: TapMongoDB, callback: t.Callable[[int], None]) 
 
 
 def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:
-    tap = TapMongoDB(config=config)
-    try:
-        return tap.catalog_dict
-    finally:
-        close_cached_client(tap)
+    return TapMongoDB(config=config).catalog_dict
 
 
 def records(messages: list[dict[str, t.Any]], stream: str | None = None) -> list[dict[str, t.Any]]:

@@ -2,10 +2,7 @@
 
 Messages go to stdout's binary buffer; RECORD messages are not flushed one by one (the
 per-line flush of the SDK's writer costs a system call per record), every other message
-is, so STATE always reaches the target as soon as it is written. When stdout has no buffer
-of its own (``PYTHONUNBUFFERED=1``, ``python -u``: Meltano and many schedulers set it), the
-writer puts one in front of it, or every RECORD would still be one system call; what it
-holds is written before any other message and at exit, so nothing is lost on an error.
+is, so STATE always reaches the target as soon as it is written.
 
 When the reading process (the target) exits or closes its input, writing fails with a
 broken pipe; that becomes one error naming the stream being synced, instead of the SDK's
@@ -14,10 +11,7 @@ broken pipe; that becomes one error naming the stream being synced, instead of t
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import decimal
-import io
 import sys
 import typing as t
 
@@ -28,8 +22,6 @@ from singer_sdk.singerlib.messages import Message, RecordMessage
 from mongodb_common.cli_errors import OutputClosedError
 
 _OPTIONS = orjson.OPT_APPEND_NEWLINE
-# Bytes of RECORD lines held before a write when stdout is unbuffered: a few dozen records.
-OUTPUT_BUFFER_BYTES = 64 * 1024
 
 
 def _default(value: t.Any) -> t.Any:
@@ -76,37 +68,6 @@ class OrjsonSingerWriter(GenericSingerWriter[bytes, Message]):
         if output is None:  # stdout replaced by a text stream (test harnesses capture this way)
             sys.stdout.write(line.decode())
             return
-        output = _buffered(output)
         output.write(line)
         if not isinstance(message, RecordMessage):
             output.flush()
-
-
-_buffers: dict[int, io.BufferedWriter] = {}
-
-
-def _buffered(output: t.Any) -> t.Any:
-    """`output` itself when it buffers; else (an unbuffered stdout) one buffer in front of it."""
-    if not isinstance(output, io.FileIO):
-        return output
-    key = id(output)
-    buffer = _buffers.get(key)
-    if buffer is None or buffer.raw is not output:
-        if not _buffers:
-            atexit.register(_flush_buffers)
-        buffer = _buffers[key] = io.BufferedWriter(output, OUTPUT_BUFFER_BYTES)
-    return buffer
-
-
-def _flush_buffers() -> None:
-    """At exit, write what is held (records of a sync that failed, before its error).
-
-    A closed downstream is already reported (or cannot be any more): nothing to add then.
-    Each buffer is detached from stdout afterwards, so its finalizer cannot close stdout.
-    """
-    while _buffers:
-        buffer = _buffers.popitem()[1]
-        with contextlib.suppress(OSError, ValueError):
-            buffer.flush()
-        with contextlib.suppress(OSError, ValueError):
-            buffer.detach()

@@ -37,9 +37,6 @@ class CollectionInfo:
     row_count: int | None = None
     indexed_fields: tuple[str, ...] = ("_id",)
     safe_name: bool = False  # `safe_stream_names`: see stream_naming.py
-    # `row_count` was read from the server by this run (not taken from an input catalog):
-    # a FULL_TABLE read from the start uses it as its progress total instead of asking again.
-    row_count_is_current: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def stream_id(self) -> str:
@@ -139,7 +136,6 @@ def describe_collection(
         row_count=_row_count(collection),
         indexed_fields=indexed,
         safe_name=safe_name,
-        row_count_is_current=True,
     )
 
 

@@ -527,14 +527,7 @@ class CollectionStream(Stream):
         progress.finish()
 
     def _progress(self, query: dict[str, t.Any]) -> StreamProgress:
-        info = self.info
-        total = estimate_total(
-            self.collection,
-            query,
-            is_view=info.is_view,
-            logger=self.logger,
-            metadata_count=info.row_count if info.row_count_is_current else None,
-        )
+        total = estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)
         return StreamProgress(self.name, total, self.logger, self._mongo_tap.run_summary)
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:

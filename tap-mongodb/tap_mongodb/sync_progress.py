@@ -8,8 +8,7 @@ record) with what the SDK's counter cannot know:
     stream 'shop-orders': 120,000 of ~1,000,000 documents (12.0%, total estimated), 2,000 docs/s, ETA 7m20s
 
 The total is cheap by design. A FULL_TABLE read from the start uses the collection's
-metadata count (`estimated_document_count`, no scan: "estimated"; the one discovery read in
-the same run, when it did). A resumed FULL_TABLE read
+metadata count (`estimated_document_count`, no scan: "estimated"). A resumed FULL_TABLE read
 and an INCREMENTAL read count what their query still has to read, but the server stops that
 count after `COUNT_TIME_LIMIT_MS`; a big collection then falls back to its metadata count as
 an upper bound (again "estimated"), a view to no total at all. When the read ends after at
@@ -52,17 +51,10 @@ def estimate_total(
     *,
     is_view: bool,
     logger: logging.Logger,
-    metadata_count: int | None = None,
 ) -> Total | None:
-    """The documents a read will return, as cheaply as the module docstring says; None if unknown.
-
-    `metadata_count`: the collection's metadata count when this run already read it (at
-    discovery); not asked for again, since some servers count by scanning.
-    """
+    """The documents a read will return, as cheaply as the module docstring says; None if unknown."""
     try:
         if not query and not is_view:
-            if metadata_count is not None:
-                return Total(metadata_count, estimated=True)
             return Total(int(collection.estimated_document_count()), estimated=True)
         return Total(int(collection.count_documents(dict(query), maxTimeMS=COUNT_TIME_LIMIT_MS)), estimated=False)
     except pymongo.errors.PyMongoError as exc:

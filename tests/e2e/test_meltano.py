@@ -11,10 +11,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
@@ -22,11 +19,13 @@ import pytest
 import yaml
 from psycopg import sql
 
-from tests.support.meltano_project import MeltanoProject, tail_of
+from tests.support.meltano_project import MeltanoProject
 from tests.support.meltano_runs import Command, environment_names, plan, plugin_names, setting
 from tests.support.postgres import PostgresScratch, connection_settings
 
 if t.TYPE_CHECKING:
+    import subprocess
+
     import pymongo
 
     from tests.support.deployment import Deployment
@@ -36,13 +35,13 @@ if t.TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano-demo")]
 
 ROOT = Path(__file__).resolve().parents[2]
-MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 
-class Project:
+class Project(MeltanoProject):
+    """The repository's Meltano project, pointed at one test's databases at a time."""
+
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "MELTANO_PROJECT_ROOT": str(root)}
+        super().__init__(root)
         self.deployment: Deployment | None = None
 
     def use(self, deployment: Deployment) -> None:
@@ -69,19 +68,7 @@ class Project:
     def meltano(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """`meltano ARGS`; `env` adds variables for this command only."""
-        result = subprocess.run(
-            [MELTANO, "--log-level=warning", *args],
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            pytest.fail(f"meltano {' '.join(args)} failed:\n{tail_of(result)}")
-        return result
+        return super().meltano("--log-level=warning", *args, check=check, env=env)
 
     def seed(self, documents: dict[str, list[dict[str, t.Any]]]) -> None:
         for collection, docs in documents.items():

@@ -48,12 +48,15 @@ class MeltanoProject:
         """A plugin's command inside its Meltano venv (`kind` is `extractors` or `loaders`)."""
         return self.root / ".meltano" / kind / name / "venv" / "bin" / name
 
-    def meltano(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `meltano ARGS`; on failure raise with the end of its output (the plugins' errors are there)."""
+    def meltano(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `meltano ARGS` (`env` adds variables for this command only); on failure raise with
+        the end of its output (the plugins' errors are there)."""
         result = subprocess.run(
             [MELTANO, *args],
             cwd=self.root,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT_SECONDS,

@@ -28,6 +28,7 @@ from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks, log_positions
 from tap_mongodb.catalog_metadata import build_metadata
+from tap_mongodb.index_hints import ID_INDEX, refuses_hint
 from tap_mongodb.key_extremes import key_brackets
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
@@ -109,6 +110,7 @@ class CollectionStream(Stream):
         self._pending_position: tuple[str, t.Any] | None = None
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
         self._retry_policy = RetryPolicy.from_config(tap.config)
+        self._hints_id_index = info.kind == "collection"
         if tap.config.get("state_interval_records"):
             self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
@@ -268,13 +270,42 @@ class CollectionStream(Stream):
         }
         return excluded or None
 
-    def _find(self, query: dict[str, t.Any], sort: list[tuple[str, int]]) -> t.Iterator[dict[str, t.Any]]:
+    def _find(
+        self, query: dict[str, t.Any], sort: list[tuple[str, int]], hint: list[tuple[str, int]] | None = None
+    ) -> t.Iterator[dict[str, t.Any]]:
         namespace = f"{self.info.database}.{self.info.collection}"
         with explained_privileges("find", namespace, f"the `read` role on database {self.info.database!r}"):
             batches = self.collection.find_raw_batches(query, self._projection(), sort=sort)
+            if hint is not None:
+                batches = batches.hint(hint)
             if batch_size := self.config.get("cursor_batch_size"):
                 batches = batches.batch_size(batch_size)
             yield from read_ahead(batches, self.collection.codec_options)
+
+    def _find_by_id(self, query: dict[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
+        """In `_id` order, through the `_id` index (see index_hints.py), or without it where refused."""
+        sort = [("_id", pymongo.ASCENDING)]
+        if not self._hints_id_index:
+            yield from self._find(query, sort)
+            return
+        documents = self._find(query, sort, ID_INDEX)
+        try:
+            first = next(documents)
+        except StopIteration:
+            return
+        except pymongo.errors.OperationFailure as error:
+            if not refuses_hint(error):
+                raise
+            self._hints_id_index = False
+            self.logger.info(
+                "stream %r: the server refused the `_id` index hint (%s); reading without it",
+                self.name,
+                (error.details or {}).get("errmsg") or error,
+            )
+            yield from self._find(query, sort)
+            return
+        yield first
+        yield from documents
 
     def _admit(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         """The document as it may be emitted under the declared schema, declared first if it widened."""
@@ -392,7 +423,7 @@ class CollectionStream(Stream):
         def open_cursor() -> t.Iterator[dict[str, t.Any]]:
             resume = position["last_id"]
             query = after_filter("_id", resume, inclusive=False) if bookmarks.has_bookmark(resume) else {}
-            return self._find(query, [("_id", pymongo.ASCENDING)])
+            return self._find_by_id(query)
 
         def describe() -> str:
             if not bookmarks.has_bookmark(position["last_id"]):

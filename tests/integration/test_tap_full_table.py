@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 import pytest
 from bson import Decimal128, Int64, MaxKey, MinKey, ObjectId
 
-from tap_mongodb.streams import CollectionStream
+from tap_mongodb import streams
+from tests.support import command_counting
 from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
 
 if t.TYPE_CHECKING:
@@ -77,27 +79,61 @@ def test_interrupted_full_table_resumes_after_the_last_id(deployment: Deployment
     assert "last_id" not in last_state(second)["bookmarks"][_stream_id(deployment, "things")]
 
 
-def test_deselected_fields_are_not_fetched_and_id_is_kept(deployment: Deployment) -> None:
+def test_deselected_fields_are_not_fetched_and_id_is_kept(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deployment.database("shop").customers.insert_many(
         [{"_id": i, "name": f"n{i}", "secret": "x", "nested": {"a": 1}} for i in range(3)]
     )
     stream_id = _stream_id(deployment, "customers")
     catalog = select_streams(discover(deployment.config()), [stream_id], deselect_fields=["secret", "nested"])
-    captured: list[t.Any] = []
-    original_find = CollectionStream._find
-
-    def spy_find(self: CollectionStream, query: dict[str, t.Any], sort: list[t.Any]) -> t.Any:
-        captured.append(self._projection())
-        return original_find(self, query, sort)
-
-    pytest.MonkeyPatch().setattr(CollectionStream, "_find", spy_find)
-    try:
-        rows = records(run_tap(deployment.config(), catalog=catalog))
-    finally:
-        pytest.MonkeyPatch().undo()
-        CollectionStream._find = original_find  # type: ignore[method-assign]
-    assert captured == [{"secret": 0, "nested": 0}]
+    counter = command_counting.install(monkeypatch)
+    rows = records(run_tap(deployment.config(), catalog=catalog))
+    assert [find.get("projection") for find in counter.named("find")] == [{"secret": 0, "nested": 0}]
     assert rows == [{"_id": i, "name": f"n{i}"} for i in range(3)]
+
+
+def test_collections_are_read_through_the_id_index_and_views_without_a_hint(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = deployment.database("shop")
+    shop.things.insert_many([{"_id": i, "n": n} for n, i in enumerate(MIXED_IDS)])
+    shop.command("create", "things_view", viewOn="things", pipeline=[{"$match": {"n": {"$lt": 5}}}])
+    counter = command_counting.install(monkeypatch)
+    messages = run_tap(deployment.config())
+    finds = {find["find"]: find for find in counter.named("find")}
+    assert finds["things"]["hint"] == {"_id": 1}
+    assert "hint" not in finds["things_view"]
+    assert len(records(messages, _stream_id(deployment, "things_view"))) == 5
+
+    # The index's order is the sort's, across types, also for a resumed read (a $or of type
+    # brackets after the last _id).
+    things = _stream_id(deployment, "things")
+    catalog = select_streams(discover(deployment.config()), [things])
+    config = deployment.config(state_interval_records=2)
+    first = run_tap(config, catalog=catalog, stop_after_records=5)
+    counter.clear()
+    second = run_tap(config, catalog=catalog, state=last_state(first))
+    assert [find.get("hint") for find in counter.named("find")] == [{"_id": 1}]
+    assert "$or" in counter.named("find")[0]["filter"]
+    delivered = [r["n"] for r in records(first, things)] + [r["n"] for r in records(second, things)]
+    assert list(dict.fromkeys(delivered)) == [10, 1, 2, 0, 3, 4, 5, 6, 7, 8, 9, 11]
+
+
+def test_a_refused_index_hint_is_dropped_and_the_read_goes_on(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's own refusal, as for a collection without the `_id` index: here a hint on no index."""
+    deployment.database("shop").orders.insert_many([{"_id": i} for i in range(7)])
+    monkeypatch.setattr(streams, "ID_INDEX", [("no_such_index", 1)])
+    counter = command_counting.install(monkeypatch)
+    with caplog.at_level(logging.INFO):
+        messages = run_tap(deployment.config(cursor_batch_size=3))
+    assert [r["_id"] for r in records(messages)] == list(range(7))
+    assert [find.get("hint") for find in counter.named("find")] == [{"no_such_index": 1}, None]
+    refused = [r.getMessage() for r in caplog.records if "refused the `_id` index hint" in r.getMessage()]
+    assert len(refused) == 1
+    assert f"stream '{_stream_id(deployment, 'orders')}'" in refused[0]
 
 
 def test_fields_missing_from_the_sample_are_still_emitted(deployment: Deployment) -> None:

@@ -1,11 +1,8 @@
 """Singer message output through orjson, the fastest JSON encoder available to us.
 
-Messages go to stdout through a buffer of our own; RECORD messages are not flushed one by
-one (the per-line flush of the SDK's writer costs a system call per record), every other
-message is, so STATE always reaches the target as soon as it is written, after every record
-before it. The buffer is ours because stdout's own is absent when Python runs unbuffered
-(`PYTHONUNBUFFERED=1`, `-u`: common in containers and CI), which would make every record a
-system call again.
+Messages go to stdout's binary buffer; RECORD messages are not flushed one by one (the
+per-line flush of the SDK's writer costs a system call per record), every other message
+is, so STATE always reaches the target as soon as it is written.
 
 When the reading process (the target) exits or closes its input, writing fails with a
 broken pipe; that becomes one error naming the stream being synced, instead of the SDK's
@@ -15,7 +12,6 @@ broken pipe; that becomes one error naming the stream being synced, instead of t
 from __future__ import annotations
 
 import decimal
-import io
 import sys
 import typing as t
 
@@ -26,7 +22,6 @@ from singer_sdk.singerlib.messages import Message, RecordMessage
 from mongodb_common.cli_errors import OutputClosedError
 
 _OPTIONS = orjson.OPT_APPEND_NEWLINE
-_BUFFER_BYTES = 1 << 16
 
 
 def _default(value: t.Any) -> t.Any:
@@ -67,30 +62,12 @@ class OrjsonSingerWriter(GenericSingerWriter[bytes, Message]):
             )
             raise DownstreamClosedError(msg) from None
 
-    _output: io.BufferedWriter | None = None
-    _output_of: t.Any = None  # the stdout the buffer writes to
-
     def _write(self, message: Message) -> None:
         line = self.format_message(message)
-        output = self._buffered_stdout()
+        output = getattr(sys.stdout, "buffer", None)
         if output is None:  # stdout replaced by a text stream (test harnesses capture this way)
             sys.stdout.write(line.decode())
             return
         output.write(line)
         if not isinstance(message, RecordMessage):
             output.flush()
-
-    def _buffered_stdout(self) -> io.BufferedWriter | None:
-        """A buffer on stdout's file descriptor, made again if stdout was replaced."""
-        if self._output_of is not sys.stdout:
-            if self._output is not None:
-                self._output.flush()
-            self._output, self._output_of = None, sys.stdout
-            try:
-                descriptor = sys.stdout.fileno()
-            except (AttributeError, OSError, ValueError):  # no file behind it (a capture)
-                return None
-            sys.stdout.flush()
-            # closefd=False: collecting this buffer must never close the process's stdout.
-            self._output = io.BufferedWriter(io.FileIO(descriptor, "w", closefd=False), _BUFFER_BYTES)
-        return self._output

@@ -352,7 +352,7 @@ def _without_binary(uri: str, count: int) -> str:
 def peers_section(uri: str, workdir: Path, count: int) -> list[str]:
     lines = [
         f"peers, FULL_TABLE of the same {count} medium documents, processes, output counted, "
-        "each alternating with ours (best of 2)"
+        "each alternating with ours (best of 2); where a peer is given a discovered catalog, so is ours"
     ]
     for package, command, style, pins in PEERS:
         executable = _peer_executable(package, command, pins)
@@ -371,11 +371,11 @@ def peers_section(uri: str, workdir: Path, count: int) -> list[str]:
             if isinstance(arguments, str):
                 lines.append(f"  {label:34} {arguments}")
                 break
-            ours = [
-                str(BIN / "tap-mongodb"),
-                "--config",
-                str(_tap_config(workdir, uri, database, database_includes=[database])),
-            ]
+            tap = str(BIN / "tap-mongodb")
+            config = _tap_config(workdir, uri, database, database_includes=[database])
+            ours = [tap, "--config", str(config)]
+            if "--catalog" in arguments:  # a peer given a discovered catalog: ours too, alike
+                ours += ["--catalog", str(_discovered_catalog(tap, config, workdir))]
             ours_seconds, outcome = _race(ours, arguments, count)
             if isinstance(outcome, float):
                 lines.append(

@@ -5,8 +5,8 @@ speaking the protocol may not: SecantusDB, for one, plans a full-table read sort
 as a collection scan and an in-memory sort, so the first batch waits for every document to
 be sorted (20,000 documents of 1.6 KB: about 2 s of its 5 s). Naming the index costs nothing
 where the planner would pick it anyway. Views and time-series collections are read without
-a hint, and a server that refuses one (a collection without the `_id` index, such as a
-capped collection from before MongoDB 4.0) is read without it too.
+a hint, and a server that refuses one (a collection without an `_id` index, such as a
+capped collection created with `autoIndexId: false` before MongoDB 4.0) is read without it.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class ConformanceChecker:
         self._observer = observer
         self._samples = _EXTENDED_SAMPLES if observer.extended else _PLAIN_SAMPLES
         encoding = EXTENDED_JSON if observer.extended else PLAIN
-        self._encode = get_encoder(encoding)
+        self.encode = get_encoder(encoding)  # the codec: the drift path encodes what it admits with it too
         self._scalars = scalar_encoders(encoding)
 
     def encode_if_fits(self, document: t.Mapping[str, t.Any], node: SchemaNode) -> dict[str, t.Any] | None:
@@ -165,11 +165,11 @@ class ConformanceChecker:
     def _checked(self, value: t.Any, node: SchemaNode) -> t.Any:
         """A value its node's table cannot settle by type: the exact answer, remembered per kind."""
         if self.value_fits(value, node):
-            return self._encode(value)
+            return self.encode(value)
         return _misfit()
 
     def _document_codec(self, node: SchemaNode) -> t.Callable[[dict[str, t.Any]], t.Any]:
-        encode, exactly_fits, checked, field_table = self._encode, self.exactly_fits, self._checked, self._field_table
+        encode, exactly_fits, checked, field_table = self.encode, self.exactly_fits, self._checked, self._field_table
 
         def encode_document(value: dict[str, t.Any]) -> t.Any:
             table = node.field_codecs
@@ -214,7 +214,7 @@ class ConformanceChecker:
 
     def _exact_codec(self, node: SchemaNode) -> t.Callable[[t.Any], t.Any]:
         """Documents at a node of Timestamps, DBRefs or scoped code, or of no documents at all."""
-        encode, exactly_fits = self._encode, self.exactly_fits
+        encode, exactly_fits = self.encode, self.exactly_fits
 
         def encode_exactly(value: t.Any) -> t.Any:
             return encode(value) if exactly_fits(value, node) else _misfit()
@@ -267,7 +267,7 @@ class ConformanceChecker:
         # A Decimal128 in the double range is a JSON number in plain encoding (text beyond it).
         node.decimals = anything or self.exactly_fits(Decimal128("1.5"), node)
         node.object_like = holds_object_like_scalars(node)
-        scalars, encode = self._scalars, self._encode
+        scalars, encode = self._scalars, self.encode
         codecs: dict[type, t.Any]
         if anything:
             anything_table = _AnyTable(dict.fromkeys(AS_IS))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing as t
 
-from mongodb_common.bson_codec import EXTENDED_JSON, PLAIN, get_encoder
+from mongodb_common.bson_codec import EXTENDED_JSON
 from mongodb_common.bson_codec.singer_encoding import is_lookalike
 from mongodb_common.cli_errors import ConnectorError
 from mongodb_common.singer_fields import DELETED_AT
@@ -69,7 +69,6 @@ class DriftGuard:
         self.root = root
         self._observer = observer
         self._checker = ConformanceChecker(observer)
-        self._encode = get_encoder(EXTENDED_JSON if observer.extended else PLAIN)
         self._policy = policy
         self._document_id: t.Any = None
         self._changes: list[str] = []
@@ -98,7 +97,7 @@ class DriftGuard:
         if record is not None:
             return record, False
         admitted, changed = self._admit_drifted(document)
-        return self._encode(admitted), changed
+        return self._checker.encode(admitted), changed
 
     def _admit_drifted(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         before = render(self.root, nullable=False)

@@ -45,6 +45,8 @@ from tap_mongodb.streams import (
 )
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     import pymongo
     from bson import Timestamp
     from singer_sdk import singerlib as singer
@@ -331,9 +333,19 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
     # closed when it does, failed or not (singer-sdk has no teardown hook for a tap).
     def run_sync_dry_run(self, dry_run_record_limit: int | None = 1, streams: t.Iterable[Stream] | None = None) -> bool:
         try:
-            return super().run_sync_dry_run(dry_run_record_limit=dry_run_record_limit, streams=streams)
+            tested = super().run_sync_dry_run(dry_run_record_limit=dry_run_record_limit, streams=streams)
+            self._writer.flush()
+            return tested
         finally:
             close_cached_client(self)
+
+    @property
+    def _writer(self) -> OrjsonSingerWriter:
+        return t.cast("OrjsonSingerWriter", self.message_writer)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """The SDK's handler (a final STATE, then exit 0), never from inside a write (see singer_writer.py)."""
+        self._writer.run_when_idle(functools.partial(super()._handle_termination, signum, frame))
 
     def run_discovery(self) -> str:
         try:
@@ -421,6 +433,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         """Sync, then one summary line per stream (records, time, rate, bookmark), even after a failure."""
         try:
             super().sync_all()
+            self._writer.flush()  # records after the last STATE (a failed run leaves them: no STATE covers them)
         finally:
             states = {}
             for name, stream in self.streams.items():

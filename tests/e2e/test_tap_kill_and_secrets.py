@@ -83,12 +83,19 @@ def test_sigkill_of_the_tap_then_resume_from_the_confirmed_state(
     assert _snapshot(deployment, "dst") == _snapshot(deployment, "src")
 
 
-def test_sigterm_writes_state_and_exits_zero(deployment: Deployment, tmp_path: Path) -> None:
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_sigterm_writes_state_and_exits_zero(deployment: Deployment, tmp_path: Path, unbuffered: bool) -> None:
+    """The signal mostly lands while the tap is blocked writing to the full pipe (the test reads
+    slowly): the final STATE must still come out whole, after the records it covers, whether
+    Python buffers stdout or not (it once got lost to a reentrant buffered write)."""
     deployment.database("src").orders.insert_many([{"_id": i, "pad": "x" * 2000} for i in range(3000)])
     config = _write(tmp_path / "tap.json", deployment.config(database_includes=[deployment.db_name("src")]))
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     seen: list[str] = []
     with subprocess.Popen(
-        [TAP, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [TAP, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -31,7 +32,7 @@ from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
 from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
-from tap_mongodb.singer_writer import OrjsonSingerWriter
+from tap_mongodb.singer_writer import DownstreamClosedError, OrjsonSingerWriter
 from tap_mongodb.stream_naming import check_unique
 from tap_mongodb.stream_schema import StreamSchema
 from tap_mongodb.streams import (
@@ -333,15 +334,20 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
     # closed when it does, failed or not (singer-sdk has no teardown hook for a tap).
     def run_sync_dry_run(self, dry_run_record_limit: int | None = 1, streams: t.Iterable[Stream] | None = None) -> bool:
         try:
-            tested = super().run_sync_dry_run(dry_run_record_limit=dry_run_record_limit, streams=streams)
-            self._writer.flush()
-            return tested
+            return super().run_sync_dry_run(dry_run_record_limit=dry_run_record_limit, streams=streams)
         finally:
+            self._flush_output()
             close_cached_client(self)
 
     @property
     def _writer(self) -> OrjsonSingerWriter:
         return t.cast("OrjsonSingerWriter", self.message_writer)
+
+    def _flush_output(self) -> None:
+        """The records after the last STATE: a failed run's too, so its output ends at the
+        position its error names. A dead pipe is not the error to report then."""
+        with contextlib.suppress(DownstreamClosedError):
+            self._writer.flush()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """The SDK's handler (a final STATE, then exit 0), never from inside a write (see singer_writer.py)."""
@@ -433,8 +439,8 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         """Sync, then one summary line per stream (records, time, rate, bookmark), even after a failure."""
         try:
             super().sync_all()
-            self._writer.flush()  # records after the last STATE (a failed run leaves them: no STATE covers them)
         finally:
+            self._flush_output()
             states = {}
             for name, stream in self.streams.items():
                 owner = stream

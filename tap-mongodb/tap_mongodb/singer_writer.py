@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import decimal
 import io
+import select
 import sys
 import typing as t
 
@@ -148,4 +149,8 @@ class _Output:
         self._lines.clear()
         self._size = 0
         while data:  # a write cut short by a signal returns what it wrote
-            data = data[t.cast("int", self._raw.write(data)) :]
+            written = self._raw.write(data)
+            if written is None:  # a non-blocking descriptor that is full: wait until it takes more
+                select.select([], [self._raw], [])
+                continue
+            data = data[written:]

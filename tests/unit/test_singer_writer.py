@@ -4,7 +4,10 @@ every byte gets out, and a signal handler never writes from inside a write."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import threading
+import time
 import typing as t
 
 import orjson
@@ -132,3 +135,27 @@ def test_a_termination_handler_called_during_a_write_runs_once_the_write_is_out(
     assert ran == [["RECORD", "RECORD", "RECORD", "STATE"], ["idle"]]
     assert [m["type"] for m in lines] == ["RECORD", "RECORD", "RECORD", "STATE", "STATE"]
     assert lines[-1]["value"] == {"final": True}
+
+
+def test_a_full_non_blocking_pipe_is_waited_for_not_given_up_on() -> None:
+    """Some process managers hand over a non-blocking stdout: a full pipe then takes nothing."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    received = bytearray()
+
+    def drain() -> None:
+        with open(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(4096):
+                received.extend(chunk)
+                time.sleep(0.001)  # slower than the writer: the pipe fills up
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with open(write_end, "wb", buffering=0) as raw:
+        output = singer_writer._Output(target=sys.stdout, raw=raw)  # type: ignore[arg-type]
+        lines = [orjson.dumps({"type": "RECORD", "n": n, "pad": "x" * 200}) + b"\n" for n in range(2000)]
+        for line in lines:
+            output.add(line, at_once=False)
+        output.add(b'{"type":"STATE"}\n', at_once=True)
+    reader.join(timeout=60)
+    assert bytes(received) == b"".join(lines) + b'{"type":"STATE"}\n'

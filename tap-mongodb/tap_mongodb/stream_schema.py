@@ -39,6 +39,7 @@ class StreamSchema:
     ) -> None:
         self.stream = stream
         self._config = config
+        self._policy = policy
         encoding = str(config.get("bson_encoding") or PLAIN)
         self._observer = ValueObserver(encoding)
         self._guard = DriftGuard(
@@ -48,6 +49,12 @@ class StreamSchema:
             effective_policy(policy or str(config.get("schema_drift") or AUTO), encoding),
         )
         self.shape = StreamShape(stream, self.document_schema, config) if shaped else None
+
+    def declared_anew(self, document_schema: dict[str, t.Any]) -> StreamSchema:
+        """The same stream and settings, declaring another schema (a sample taken at sync time)."""
+        return StreamSchema(
+            self.stream, document_schema, self._config, shaped=self.shape is not None, policy=self._policy
+        )
 
     @property
     def document_schema(self) -> dict[str, t.Any]:

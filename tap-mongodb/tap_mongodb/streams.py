@@ -35,6 +35,7 @@ from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.read_ahead import read_ahead
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
+from tap_mongodb.schema_sampling import ENVELOPE, sampled_schema, schema_of_head
 from tap_mongodb.sync_progress import StreamProgress, estimate_total
 
 if t.TYPE_CHECKING:
@@ -48,7 +49,6 @@ if t.TYPE_CHECKING:
 FULL_TABLE = "FULL_TABLE"
 INCREMENTAL = "INCREMENTAL"
 LOG_BASED = "LOG_BASED"
-ENVELOPE = "envelope"
 
 MISMATCH_EMIT = "emit"
 MISMATCH_SKIP = "skip"
@@ -94,7 +94,9 @@ class CollectionStream(Stream):
     # conformance walk would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: TapMongoDB, info: CollectionInfo, declared: StreamSchema) -> None:
+    def __init__(
+        self, tap: TapMongoDB, info: CollectionInfo, declared: StreamSchema, *, sampled_at_sync: bool = False
+    ) -> None:
         super().__init__(tap, schema=declared.record_schema, name=info.stream_id)
         self.info = info
         self.declared = declared
@@ -111,6 +113,10 @@ class CollectionStream(Stream):
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
         self._retry_policy = RetryPolicy.from_config(tap.config)
         self._hints_id_index = info.kind == "collection"
+        # Given no catalog, the schema is sampled when the sync starts (see schema_sampling.py);
+        # documents read for that sample wait here, with the rest of their read.
+        self._sampled_at_sync = sampled_at_sync
+        self._read_started: tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]] | None = None
         if tap.config.get("state_interval_records"):
             self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
@@ -350,10 +356,14 @@ class CollectionStream(Stream):
         replication key is skipped with a warning: a `'*'` key in Meltano's metadata applies
         to collections that have no such field.
         """
+        if self._sampled_at_sync:
+            self._sampled_at_sync = False
+            self.declared = self.declared.declared_anew(self._sample_at_sync())
         saved = bookmarks.read_document_schema(self.stream_state)
         if saved is not None:
             self.declared.continue_from(saved)
         if self._replication_key_is_absent():
+            self._close_started_read()
             self.logger.warning(
                 "Skipping stream %r: none of its documents has the replication key %r; give it a key "
                 "it has (catalog metadata replication-key, or the replication_keys setting) or FULL_TABLE",
@@ -375,6 +385,32 @@ class CollectionStream(Stream):
         finally:
             for name in names:
                 summary.ended(name)
+
+    def _sample_at_sync(self) -> dict[str, t.Any]:
+        """The schema of the first documents this sync reads, or of a `$sample` when it does not
+        read the collection from its start (LOG_BASED, a read resuming from a bookmark)."""
+        state = self.stream_state
+        start: t.Callable[[], tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]]
+        if self.replication_method == FULL_TABLE and not bookmarks.has_bookmark(
+            bookmarks.read_full_table_progress(state)[1]
+        ):
+            start, read = self._start_full_table_read, "full-table"
+        elif self.replication_method == INCREMENTAL and not bookmarks.has_bookmark(
+            bookmarks.read_replication_key_value(state, t.cast("str", self.replication_key))
+        ):
+            start, read = self._start_incremental_read, "incremental"
+        else:
+            return sampled_schema(self.collection, self.info, self.config, self.logger)
+        documents, query = start()
+        schema, count, documents = schema_of_head(documents, self.config)
+        self._read_started = (documents, query)
+        self.logger.info("Inferred schema of %s from the first %d documents of its %s read", self.name, count, read)
+        return schema
+
+    def _close_started_read(self) -> None:
+        if self._read_started is not None:
+            t.cast("t.Generator[t.Any, None, None]", self._read_started[0]).close()
+            self._read_started = None
 
     def _to_record(self, document: dict[str, t.Any]) -> dict[str, t.Any]:
         if self._envelope:
@@ -410,6 +446,28 @@ class CollectionStream(Stream):
         `_id` never changes, so an ordered scan neither misses nor repeats a document that
         existed when the sync began, whatever the mix of `_id` types.
         """
+        documents, remainder = self._read_started or self._start_full_table_read()
+        self._read_started = None
+        progress = self._progress(remainder)
+        for document in documents:
+            self._pending_position = (bookmarks.LAST_ID, document["_id"])
+            yield self._to_record(document)
+            progress.advance()
+        progress.finish()
+        bookmarks.finish_full_table(self.stream_state)
+        self.state_manager.is_flushed = False
+        if self.config.get("emit_activate_version_messages", True):
+            self._write_activate_version_message(self._stream_version)
+            for child in self._selected_children():
+                child.activate_version(self._stream_version)
+
+    def _start_full_table_read(self) -> tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]:
+        """The documents still to read, in `_id` order, and the query for what remains to count.
+
+        The version and start of the read go to STATE now; the documents are read lazily,
+        each retried read resuming after the last `_id` read (not emitted: documents held for
+        a schema sample were read, and are emitted from where they are held).
+        """
         state = self.stream_state
         version, last_id = bookmarks.read_full_table_progress(state)
         if version is None:
@@ -430,21 +488,13 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, full-table read from the start"
             return f"stream {self.name!r}, full-table read after _id {position['last_id']!r}"
 
-        progress = self._progress(
-            after_filter("_id", last_id, inclusive=False) if bookmarks.has_bookmark(last_id) else {}
-        )
-        for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
-            position["last_id"] = document["_id"]
-            self._pending_position = (bookmarks.LAST_ID, document["_id"])
-            yield self._to_record(document)
-            progress.advance()
-        progress.finish()
-        bookmarks.finish_full_table(state)
-        self.state_manager.is_flushed = False
-        if self.config.get("emit_activate_version_messages", True):
-            self._write_activate_version_message(version)
-            for child in self._selected_children():
-                child.activate_version(version)
+        def documents() -> t.Iterator[dict[str, t.Any]]:
+            for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
+                position["last_id"] = document["_id"]
+                yield document
+
+        remainder = after_filter("_id", last_id, inclusive=False) if bookmarks.has_bookmark(last_id) else {}
+        return documents(), remainder
 
     def _read_log_based(self) -> t.Iterator[dict[str, t.Any]]:
         """Initial sync when needed, then (once, for all LOG_BASED streams) the log.
@@ -529,6 +579,18 @@ class CollectionStream(Stream):
 
     def _read_incremental(self) -> t.Iterator[dict[str, t.Any]]:
         """Documents with key >= the bookmark (ties re-sent, harmlessly), in key order."""
+        documents, query = self._read_started or self._start_incremental_read()
+        self._read_started = None
+        key = t.cast("str", self.replication_key)
+        progress = self._progress(query)
+        for document in documents:
+            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+            yield self._to_record(document)
+            progress.advance()
+        progress.finish()
+
+    def _start_incremental_read(self) -> tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]:
+        """The documents to read, in key order, and their query; read lazily, as the full-table read's."""
         key = t.cast("str", self.replication_key)
         bookmark = bookmarks.read_replication_key_value(self.stream_state, key)
         query: dict[str, t.Any] = {}
@@ -539,7 +601,7 @@ class CollectionStream(Stream):
 
         def open_cursor() -> t.Iterator[dict[str, t.Any]]:
             resumed = query
-            if bookmarks.has_bookmark(position["value"]):  # after a fault: from the last key sent
+            if bookmarks.has_bookmark(position["value"]):  # after a fault: from the last key read
                 resumed = {"$and": [query, after_filter(key, position["value"], inclusive=True)]}
             return self._find(resumed, [(key, pymongo.ASCENDING), ("_id", pymongo.ASCENDING)])
 
@@ -549,13 +611,12 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, incremental read from the start"
             return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
 
-        progress = self._progress(query)
-        for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
-            position["value"] = value_at_path(document, key)
-            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, position["value"])
-            yield self._to_record(document)
-            progress.advance()
-        progress.finish()
+        def documents() -> t.Iterator[dict[str, t.Any]]:
+            for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
+                position["value"] = value_at_path(document, key)
+                yield document
+
+        return documents(), query
 
     def _progress(self, query: dict[str, t.Any]) -> StreamProgress:
         total = estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)

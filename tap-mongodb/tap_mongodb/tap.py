@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import functools
 import json
@@ -16,8 +17,6 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from mongodb_common.bson_codec import ENCODINGS, PLAIN
 from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties, read_preference_property
-from mongodb_common.privileges import explained_privileges
-from mongodb_common.retries import RetryPolicy, call_with_retries
 from mongodb_common.settings_errors import ValidatesSettingsInOneLine
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb.array_streams import ArrayChildStream
@@ -27,11 +26,15 @@ from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
-from tap_mongodb.raw_documents import decoded, raw_view
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
-from tap_mongodb.schema_inference import SchemaInferrer, envelope_schema
+from tap_mongodb.schema_sampling import (
+    DEFAULT_SAMPLE_SIZE,
+    SAMPLED_LATER,
+    can_sample_at_sync,
+    sampled_schema,
+)
 from tap_mongodb.singer_writer import DownstreamClosedError, OrjsonSingerWriter
 from tap_mongodb.stream_naming import check_unique
 from tap_mongodb.stream_schema import StreamSchema
@@ -53,6 +56,10 @@ if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
 SCHEMA_INFERRED = "inferred"
+
+# True while the CLI runs a sync given no catalog: the one run whose streams may sample their
+# schema from their own sync's first documents (see schema_sampling.py).
+SYNC_WITHOUT_CATALOG: contextvars.ContextVar[bool] = contextvars.ContextVar("sync_without_catalog", default=False)
 CHANGE_STREAMS = "change_streams"
 OPLOG = "oplog"
 
@@ -140,8 +147,11 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         th.Property(
             "schema_sample_size",
             th.IntegerType,
-            default=1000,
-            description="Documents sampled ($sample) per collection to infer its schema.",
+            default=DEFAULT_SAMPLE_SIZE,
+            description=(
+                "Documents sampled per collection to infer its schema: random ones ($sample), "
+                "or, in a sync run given no catalog, the first ones its full-table read returns."
+            ),
         ),
         th.Property(
             "bson_encoding",
@@ -375,8 +385,17 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
     def invoke(  # type: ignore[override]
         cls, *, catalog: t.IO[str] | None = None, state: t.IO[str] | None = None, **kwargs: t.Any
     ) -> None:
-        """The SDK's run, with a catalog or state file that is not JSON named as such in one line."""
-        super().invoke(catalog=checked_json_file(catalog, "catalog"), state=checked_json_file(state, "state"), **kwargs)
+        """The SDK's run, with a catalog or state file that is not JSON named as such in one line.
+
+        (`--discover` and `--test` do not come here: the SDK runs them from option callbacks.)
+        """
+        token = SYNC_WITHOUT_CATALOG.set(catalog is None)
+        try:
+            super().invoke(
+                catalog=checked_json_file(catalog, "catalog"), state=checked_json_file(state, "state"), **kwargs
+            )
+        finally:
+            SYNC_WITHOUT_CATALOG.reset(token)
 
     def raw_stream_metadata(self, tap_stream_id: str) -> dict[str, t.Any]:
         """The stream's root metadata exactly as given, unknown keys included."""
@@ -453,16 +472,27 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             close_cached_client(self)
 
     def discover_streams(self) -> list[Stream]:
-        """Streams from the input catalog when given (no sampling), else from discovery."""
+        """Streams from the input catalog when given (no sampling), else from discovery.
+
+        A sync without a catalog leaves sampling to each stream's sync where it can: a stream
+        reading its collection from the start infers its schema from the first documents of
+        that read (schema_sampling.py), so the collection is not read twice.
+        """
         if self.input_catalog is not None:
             return self._streams_from_catalog()
+        later = SYNC_WITHOUT_CATALOG.get() and can_sample_at_sync(self.config)
         streams: list[Stream] = []
         for info in discover_collections(self.client, self.config):
-            streams.extend(self._collection_streams(info, self._infer_schema(info)))
+            if later:
+                streams.extend(self._collection_streams(info, SAMPLED_LATER, sampled_at_sync=True))
+            else:
+                streams.extend(self._collection_streams(info, self._infer_schema(info)))
         check_unique((stream.name, _source_of(stream)) for stream in streams)
         return streams
 
-    def _collection_streams(self, info: CollectionInfo, document_schema: dict[str, t.Any]) -> list[Stream]:
+    def _collection_streams(
+        self, info: CollectionInfo, document_schema: dict[str, t.Any], *, sampled_at_sync: bool = False
+    ) -> list[Stream]:
         """A collection's stream, plus its array child streams when `denest_arrays` is on."""
         declared = StreamSchema(
             info.stream_id,
@@ -471,7 +501,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             shaped=shaping_requested(self.config),
             policy=self.raw_stream_metadata(info.stream_id).get("schema-drift"),
         )
-        parent = CollectionStream(self, info, declared)
+        parent = CollectionStream(self, info, declared, sampled_at_sync=sampled_at_sync)
         for suffix, (_spec, plan) in (declared.shape.children if declared.shape else {}).items():
             keys = list(plan.schema.get("required", []))
             parent.array_children[suffix] = ArrayChildStream(self, parent, suffix, plan.schema, keys)
@@ -520,30 +550,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         return info
 
     def _infer_schema(self, info: CollectionInfo) -> dict[str, t.Any]:
-        size = int(self.config.get("schema_sample_size", 1000))
-        collection = self.client[info.database][info.collection]
-        namespace = f"{info.database}.{info.collection}"
-
-        envelope = self.config.get("schema_mode") == ENVELOPE
-
-        def read_sample() -> SchemaInferrer:
-            inferrer = SchemaInferrer(self.config.get("bson_encoding", PLAIN))
-            if size <= 0:
-                return inferrer
-            # A plain cursor: its first reply holds the whole sample of a small collection, where
-            # a raw-batch cursor always asks again with a getMore.
-            sampled = raw_view(collection).aggregate([{"$sample": {"size": size}}])
-            for document in decoded(sampled, collection.codec_options):
-                inferrer.observe({"_id": document["_id"]} if envelope else document)
-            return inferrer
-
-        with explained_privileges("sample documents ($sample)", namespace, f"the `read` role on {info.database!r}"):
-            inferrer = call_with_retries(
-                read_sample, RetryPolicy.from_config(self.config), f"sampling {namespace}", self.logger
-            )
-        schema = inferrer.schema()
-        self.logger.info("Inferred schema of %s from %d sampled documents", info.stream_id, inferrer.document_count)
-        return envelope_schema(schema["properties"]["_id"]) if envelope else schema
+        return sampled_schema(self.client[info.database][info.collection], info, self.config, self.logger)
 
 
 __all__ = ["TapMongoDB"]

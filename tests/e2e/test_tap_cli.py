@@ -57,6 +57,25 @@ def test_discover_then_sync_with_the_catalog_and_state(deployment: Deployment, t
     assert again.returncode == 0, again.stderr
 
 
+def test_a_sync_without_a_catalog_samples_its_own_read_and_discover_samples_at_random(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """Without `--catalog` the collection is read once (schema_sampling.py); `--discover` uses `$sample`."""
+    deployment.database("shop").orders.insert_many([{"_id": i, "total": i if i < 4 else f"{i}"} for i in range(6)])
+    config = _write(tmp_path / "config.json", deployment.config(schema_sample_size=3))
+    synced = _run("--config", config)
+    assert synced.returncode == 0, synced.stderr
+    assert "from the first 3 documents of its full-table read" in synced.stderr
+    assert "sampled documents" not in synced.stderr
+    messages = [json.loads(line) for line in synced.stdout.splitlines()]
+    assert_records_fit_their_schemas(messages)
+    rows = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert [row.get("total", row.get("total__string")) for row in rows] == [0, 1, 2, 3, "4", "5"]
+    discovered = _run("--config", config, "--discover")
+    assert discovered.returncode == 0, discovered.stderr
+    assert "from 3 sampled documents" in discovered.stderr
+
+
 def test_unreachable_server_fails_within_the_timeout_naming_host_and_cause_but_not_password(tmp_path: Path) -> None:
     config = _write(
         tmp_path / "config.json",

@@ -3,7 +3,8 @@
 Per record (in input order): validate, restore BSON types, check, and turn into one write
 operation keyed by the document's identity; a later record for the same document replaces
 the earlier operation. Per batch: one unordered ``bulk_write`` with the configured write
-concern, then the version ledger, then rejected records. The SDK emits STATE only after every
+concern (or with `w` alone, then its last write again journaled: journal_points.py), then the
+version ledger, then rejected records. The SDK emits STATE only after every
 sink has drained, so a STATE message always follows the durable write of what preceded it.
 """
 
@@ -22,7 +23,7 @@ from mongodb_common.bson_codec import ExtendedJsonError
 from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries
 from mongodb_common.singer_fields import DELETED_AT, DENEST_VERSION, SOURCE_KEY
-from target_mongodb import array_rows, version_ledger, write_operations
+from target_mongodb import array_rows, journal_points, version_ledger, write_operations
 from target_mongodb.dead_letter import RejectedRecord
 from target_mongodb.document_checks import DocumentRejectedError, encode_checked
 from target_mongodb.errors import (
@@ -262,15 +263,24 @@ class MongoSink(BatchSink):
             f"to {self.database_name}.{self.collection_name}"
         )
         attempts = {"count": 0}
+        unjournaled = self._mongo_target.unjournaled_write_concern
+        journaled = None  # the batch's last write is repeated through it, journaled (journal_points.py)
+        writer = collection
+        if unjournaled is not None and journal_points.repeatable(operations):
+            journaled, writer = collection, collection.with_options(write_concern=unjournaled)
 
         def write() -> None:
             attempts["count"] += 1
             try:
-                collection.bulk_write(operations, ordered=False)
+                writer.bulk_write(operations, ordered=False)
             except pymongo.errors.BulkWriteError as exc:
+                if journaled is not None:
+                    journal_points.write_journal_point(journaled, operations, exc)
                 if attempts["count"] > 1 and _only_reinserted(exc, operations):
                     return  # an earlier attempt inserted these before the connection dropped
                 raise
+            if journaled is not None:
+                journal_points.write_journal_point(journaled, operations, None)
 
         role = f"the `readWrite` role on database {self.database_name!r}"
         try:

@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 from mongodb_common.client_factory import close_cached_client, connect
 from mongodb_common.connection_settings import connection_properties
 from mongodb_common.settings_errors import ValidatesSettingsInOneLine
+from target_mongodb import journal_points
 from target_mongodb.array_rows import is_child_of
 from target_mongodb.dead_letter import DEFAULT_COLLECTION
 from target_mongodb.input_reader import LineNumberingReader
@@ -169,6 +170,16 @@ class TargetMongoDB(ValidatesSettingsInOneLine, Target):
         level = str(self.config.get("write_concern", "majority"))
         w: int | str = int(level) if level.isdigit() else level
         return WriteConcern(w=w, j=bool(self.config.get("write_concern_journal", True)))
+
+    @functools.cached_property
+    def unjournaled_write_concern(self) -> WriteConcern | None:
+        """`w` alone, for a batch whose journaled last write makes it durable (journal_points.py).
+
+        None where every write must wait for the journal itself, or need not: without
+        `write_concern_journal`, and on a sharded cluster, where one shard's journal does not
+        cover another's writes.
+        """
+        return journal_points.unjournaled(self.write_concern, self.client.topology_description.topology_type)
 
     def array_child_sinks(self, parent_stream: str) -> list[MongoSink]:
         """Sinks of the array child streams (tap-mongodb `denest_arrays`) of a stream."""

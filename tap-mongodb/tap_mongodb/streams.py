@@ -33,7 +33,7 @@ from tap_mongodb.key_extremes import key_brackets
 from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
-from tap_mongodb.read_ahead import read_ahead
+from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS, read_ahead
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.schema_sampling import ENVELOPE, sampled_schema, schema_of_head
 from tap_mongodb.sync_progress import StreamProgress, estimate_total
@@ -284,7 +284,7 @@ class CollectionStream(Stream):
             batches = self.collection.find_raw_batches(query, self._projection(), sort=sort)
             if hint is not None:
                 batches = batches.hint(hint)
-            if batch_size := self.config.get("cursor_batch_size"):
+            if batch_size := self.config.get("cursor_batch_size", DEFAULT_BATCH_DOCUMENTS):
                 batches = batches.batch_size(batch_size)
             yield from read_ahead(batches, self.collection.codec_options)
 

@@ -26,6 +26,7 @@ from tap_mongodb.log_changes import OPERATION_TYPES
 from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
+from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
@@ -324,8 +325,12 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
         ),
         th.Property(
             "cursor_batch_size",
-            th.IntegerType,
-            description="Documents per cursor batch (server default if unset); bounds memory per stream.",
+            th.IntegerType(minimum=0),
+            default=DEFAULT_BATCH_DOCUMENTS,
+            description=(
+                "Documents per cursor batch; bounds the tap's memory, which holds up to three batches. "
+                "0: the server's own batches, up to 16 MB each."
+            ),
         ),
     ).to_dict()
 

@@ -101,7 +101,7 @@ class TargetMongoDB(ValidatesSettingsInOneLine, Target):
             th.IntegerType(minimum=1),
             default=DEFAULT_BATCH_SIZE_BYTES,
             description=(
-                "A batch is written once its documents reach this many bytes of BSON (16 MiB by "
+                "A batch is written once its documents reach this many bytes of BSON (4 MiB by "
                 "default), or `batch_size_rows` documents, whichever comes first. Bounds the "
                 "target's memory for large documents; MongoDB itself sends at most 48 MB a message."
             ),

@@ -152,3 +152,18 @@ def test_only_selected_streams_are_synced(deployment: Deployment) -> None:
     catalog = select_streams(discover(deployment.config()), [_stream_id(deployment, "orders")])
     messages = run_tap(deployment.config(), catalog=catalog)
     assert {m["stream"] for m in messages if m["type"] == "RECORD"} == {_stream_id(deployment, "orders")}
+
+
+def test_batches_hold_a_thousand_documents_unless_set_and_zero_means_the_servers(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tap's memory holds up to three batches: bounded by default, whatever the collection's size."""
+    deployment.database("shop").orders.insert_many([{"_id": i} for i in range(2500)])
+    catalog = discover(deployment.config())
+    counter = command_counting.install(monkeypatch)
+    assert len(records(run_tap(deployment.config(), catalog=catalog))) == 2500
+    assert [c.get("batchSize") for c in counter.named("find")] == [1000]
+    assert [c.get("batchSize") for c in counter.named("getMore")] == [1000, 1000]
+    counter.clear()
+    assert len(records(run_tap(deployment.config(cursor_batch_size=0), catalog=catalog))) == 2500
+    assert [c.get("batchSize") for c in counter.named("find")] == [None]

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.documents import generate  # noqa: E402
+from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS  # noqa: E402
 from tests.support.server import SecantusServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -200,7 +201,7 @@ def _discovered_catalog(tap: str, config: Path, workdir: Path) -> Path:
 
 def tap_section(uri: str, workdir: Path, count: int, batch: int) -> list[str]:
     tap = str(BIN / "tap-mongodb")
-    batch_setting = {"cursor_batch_size": batch} if batch else {}
+    batch_setting = {"cursor_batch_size": batch}
     full = _tap_config(workdir, uri, "full", **batch_setting)
     incremental = _tap_config(
         workdir, uri, "incremental", replication_keys={f"{E2E_DB}-{E2E_COLLECTION}": "seq"}, **batch_setting
@@ -216,7 +217,7 @@ def tap_section(uri: str, workdir: Path, count: int, batch: int) -> list[str]:
         lambda: _run(loop_seq),
         lambda: _run([tap, "--config", str(incremental)]),
     )
-    shown_batch = batch or "server default"
+    shown_batch = f"{batch} documents" if batch else "the server's"
     return [
         f"tap end to end, {count} medium documents, processes, output to /dev/null, batch size {shown_batch}",
         f"  cursor loop (RawBSONDocument, sort _id): {loop:6.2f} s",
@@ -585,7 +586,12 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="skip the peer taps (no package index needed)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     parser.add_argument("--count", type=int, default=20_000, help="documents for the end-to-end sections")
-    parser.add_argument("--batch-size", type=int, default=0, help="cursor batch size of both sides (0: server's)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_DOCUMENTS,
+        help=f"cursor batch size of both sides (default {DEFAULT_BATCH_DOCUMENTS}, the tap's; 0: the server's)",
+    )
     args = parser.parse_args()
     sections = set(args.only.split(","))
     if args.no_peers:

@@ -15,6 +15,7 @@ import sys
 import traceback
 import typing as t
 
+from mongodb_common.fast_exit import exit_succeeded
 from mongodb_common.redaction import redact_uri
 
 
@@ -43,6 +44,10 @@ def _discard_standard_output() -> None:
 def run_cli(name: str, command: t.Callable[[], t.Any], expected: tuple[type[BaseException], ...]) -> None:
     try:
         command()
+    except SystemExit as exc:
+        if not exc.code:  # success (click always ends in SystemExit): see fast_exit.py
+            exit_succeeded()
+        raise
     except (ConnectorError, *expected) as exc:
         if isinstance(exc, OutputClosedError):
             _discard_standard_output()

@@ -112,9 +112,17 @@ def _row_count(collection: pymongo.collection.Collection) -> int | None:
 
 
 def describe_collection(
-    database: pymongo.database.Database, spec: t.Mapping[str, t.Any], *, safe_name: bool = False
+    database: pymongo.database.Database,
+    spec: t.Mapping[str, t.Any],
+    *,
+    safe_name: bool = False,
+    count_rows: bool = True,
 ) -> CollectionInfo:
-    """Turn one `listCollections` result into a CollectionInfo (views have no indexes)."""
+    """Turn one `listCollections` result into a CollectionInfo (views have no indexes).
+
+    `count_rows=False` leaves the row count (catalog metadata only) unknown: a server that
+    counts by scanning (SecantusDB) spends a scan on it.
+    """
     kind = spec.get("type", "collection")
     collection = database[spec["name"]]
     indexed: tuple[str, ...] = ()
@@ -133,13 +141,15 @@ def describe_collection(
         database=database.name,
         collection=spec["name"],
         kind=kind,
-        row_count=_row_count(collection),
+        row_count=_row_count(collection) if count_rows else None,
         indexed_fields=indexed,
         safe_name=safe_name,
     )
 
 
-def discover_collections(client: pymongo.MongoClient, config: t.Mapping[str, t.Any]) -> list[CollectionInfo]:
+def discover_collections(
+    client: pymongo.MongoClient, config: t.Mapping[str, t.Any], *, count_rows: bool = True
+) -> list[CollectionInfo]:
     """Every readable collection and view the include/exclude settings keep, sorted by stream id."""
     includes = list(config.get("collection_includes") or [])
     excludes = list(config.get("collection_excludes") or [])
@@ -156,5 +166,6 @@ def discover_collections(client: pymongo.MongoClient, config: t.Mapping[str, t.A
             if name.startswith("system."):
                 continue
             if is_selected([name, f"{database_name}.{name}"], includes, excludes):
-                found.append(describe_collection(database, spec, safe_name=bool(config.get("safe_stream_names"))))
+                safe_name = bool(config.get("safe_stream_names"))
+                found.append(describe_collection(database, spec, safe_name=safe_name, count_rows=count_rows))
     return sorted(found, key=lambda info: info.stream_id)

@@ -36,7 +36,7 @@ from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS, read_ahead
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.schema_sampling import ENVELOPE, sampled_schema, schema_of_head
-from tap_mongodb.sync_progress import StreamProgress, estimate_total
+from tap_mongodb.sync_progress import StreamProgress, Total, estimate_total
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -619,7 +619,9 @@ class CollectionStream(Stream):
         return documents(), query
 
     def _progress(self, query: dict[str, t.Any]) -> StreamProgress:
-        total = estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)
+        def total() -> Total | None:
+            return estimate_total(self.collection, query, is_view=self.info.is_view, logger=self.logger)
+
         return StreamProgress(self.name, total, self.logger, self._mongo_tap.run_summary)
 
     def _incremental_query(self, key: str, bookmark: t.Any) -> dict[str, t.Any]:

@@ -487,7 +487,8 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             return self._streams_from_catalog()
         later = SYNC_WITHOUT_CATALOG.get() and can_sample_at_sync(self.config)
         streams: list[Stream] = []
-        for info in discover_collections(self.client, self.config):
+        # A sync needs no row counts (catalog metadata): its progress counts when it must.
+        for info in discover_collections(self.client, self.config, count_rows=not later):
             if later:
                 streams.extend(self._collection_streams(info, SAMPLED_LATER, sampled_at_sync=True))
             else:

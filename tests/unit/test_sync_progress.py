@@ -31,7 +31,7 @@ def test_a_line_per_interval_with_percentage_rate_and_eta_and_100_percent_at_the
     clock = Clock()
     summary = RunSummary(clock)
     progress = StreamProgress(
-        "shop-orders", Total(1000, estimated=True), logging.getLogger("progress-test"), summary, clock=clock
+        "shop-orders", lambda: Total(1000, estimated=True), logging.getLogger("progress-test"), summary, clock=clock
     )
     with caplog.at_level(logging.INFO):
         for _ in range(200):  # 200 documents in 40 s: under one interval, no line
@@ -55,8 +55,8 @@ def test_a_line_per_interval_with_percentage_rate_and_eta_and_100_percent_at_the
 def test_no_total_and_a_low_estimate_never_show_more_than_100_percent(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     logger = logging.getLogger("progress-test")
-    unknown = StreamProgress("v", None, logger, RunSummary(clock), clock=clock)
-    low = StreamProgress("c", Total(5, estimated=True), logger, RunSummary(clock), clock=clock)
+    unknown = StreamProgress("v", lambda: None, logger, RunSummary(clock), clock=clock)
+    low = StreamProgress("c", lambda: Total(5, estimated=True), logger, RunSummary(clock), clock=clock)
     with caplog.at_level(logging.INFO):
         for _ in range(10):
             clock.now += PROGRESS_LOG_INTERVAL
@@ -68,11 +68,14 @@ def test_no_total_and_a_low_estimate_never_show_more_than_100_percent(caplog: py
     ]
 
 
-def test_a_read_that_showed_no_progress_ends_without_a_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_read_that_showed_no_progress_ends_without_a_line_or_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    """A read shorter than the interval never asks the server for its total."""
     clock = Clock()
-    progress = StreamProgress(
-        "s", Total(3, estimated=False), logging.getLogger("progress-test"), RunSummary(clock), clock=clock
-    )
+
+    def counted_never() -> Total:
+        raise AssertionError("a total was counted for a read that logged no progress")
+
+    progress = StreamProgress("s", counted_never, logging.getLogger("progress-test"), RunSummary(clock), clock=clock)
     with caplog.at_level(logging.INFO):
         for _ in range(3):
             progress.advance()

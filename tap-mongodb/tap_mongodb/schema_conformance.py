@@ -25,11 +25,12 @@ import re
 import typing as t
 import uuid
 
+import orjson
 from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 from bson.datetime_ms import DatetimeMS
 
 from mongodb_common.bson_codec import EXTENDED_JSON, PLAIN, get_encoder
-from mongodb_common.bson_codec.decimal128 import in_double_range
+from mongodb_common.bson_codec.decimal128 import in_double_range, plain_number_text
 from mongodb_common.bson_codec.singer_encoding import AS_IS, is_lookalike, scalar_encoders
 from tap_mongodb.schema_tree import MIXED, SchemaNode, render
 
@@ -99,8 +100,12 @@ class _DollarFields(dict[str, dict[type, t.Any]]):
 class ConformanceChecker:
     """Answers "does this document fit the declared node?" for one stream, encoding it as it goes."""
 
-    def __init__(self, observer: ValueObserver) -> None:
+    def __init__(self, observer: ValueObserver, *, decimals_as_text: bool = False) -> None:
+        """`decimals_as_text`: plain Decimal128 values become their JSON number text
+        (`orjson.Fragment`) instead of Decimals, for records that only orjson writes (no
+        stream maps, no shaping): the same bytes out, without a Decimal per value."""
         self._observer = observer
+        self._decimals_as_text = decimals_as_text
         self._samples = _EXTENDED_SAMPLES if observer.extended else _PLAIN_SAMPLES
         encoding = EXTENDED_JSON if observer.extended else PLAIN
         self.encode = get_encoder(encoding)  # the codec: the drift path encodes what it admits with it too
@@ -231,7 +236,14 @@ class ConformanceChecker:
                 encoded = convert(value)
                 return encoded if type(encoded) is decimal.Decimal else checked(value, node)
 
-            return encode_decimal
+            if not self._decimals_as_text or self._observer.extended:
+                return encode_decimal
+
+            def encode_decimal_text(value: Decimal128) -> t.Any:
+                text = plain_number_text(value)
+                return orjson.Fragment(text) if text is not None else encode_decimal(value)
+
+            return encode_decimal_text
         if kind is datetime.datetime and self._observer.extended and self.exactly_fits(_RECENT, node):
 
             def encode_recent(value: datetime.datetime) -> t.Any:

@@ -64,11 +64,13 @@ class DriftGuard:
     `admit_encoded` returns the record instead (the document encoded).
     """
 
-    def __init__(self, stream: str, root: SchemaNode, observer: ValueObserver, policy: str) -> None:
+    def __init__(
+        self, stream: str, root: SchemaNode, observer: ValueObserver, policy: str, *, decimals_as_text: bool = False
+    ) -> None:
         self.stream = stream
         self.root = root
         self._observer = observer
-        self._checker = ConformanceChecker(observer)
+        self._checker = ConformanceChecker(observer, decimals_as_text=decimals_as_text)
         self._policy = policy
         self._document_id: t.Any = None
         self._changes: list[str] = []

@@ -8,7 +8,8 @@ import random
 import pytest
 from bson import Decimal128
 
-from mongodb_common.bson_codec.decimal128 import decimal128_from, decimal128_text, decimal_from
+from mongodb_common.bson_codec.decimal128 import decimal128_from, decimal128_text, decimal_from, plain_number_text
+from mongodb_common.bson_codec.singer_encoding import _plain_decimal128
 
 EDGES = [
     "0", "-0", "0.00", "-0.000", "1.50", "-123.456", "1E+6111", "1E-6176", "0E-6200", "0E+7000", "-0E+3",
@@ -54,3 +55,38 @@ def test_reading_any_128_bits_matches_pymongo() -> None:
         got = decimal_from(value)
         assert (str(got), got.as_tuple()) == (str(expected), expected.as_tuple()), value.bid.hex()
         assert decimal128_text(value) == str(value)
+
+
+def _plain_text_the_slow_way(value: Decimal128) -> str | None:
+    """What the tap wrote before plain_number_text: the codec's Decimal, as the writer prints it."""
+    encoded = _plain_decimal128(value)
+    if not isinstance(encoded, decimal.Decimal):
+        return None
+    text = str(encoded)
+    return "-0E+0" if text == "-0" else text
+
+
+def test_plain_number_text_is_the_decimal_path_text_for_every_exponent_and_sign() -> None:
+    rng = random.Random(7)
+    values = [Decimal128(text) for text in EDGE_TEXTS_FOR_PLAIN]
+    for _ in range(5000):
+        digits = rng.randint(1, 34)
+        coefficient = rng.randrange(10**digits)
+        exponent = rng.choice([rng.randint(-6176, 6111), rng.randint(-40, 10), rng.randint(-340, 300)])
+        values.append(Decimal128(f"{'-' if rng.random() < 0.5 else ''}{coefficient}E{exponent}"))
+    for value in values:
+        assert plain_number_text(value) == _plain_text_the_slow_way(value), value
+
+
+EDGE_TEXTS_FOR_PLAIN = [
+    "0", "-0", "0E+2", "-0E+2", "0E-8", "0.00", "-0.00", "1", "-1.5", "0.000001", "1E-7", "123",
+    "1.23E+5", "1E+308", "1E+309", "9.999999999999999999999999999999999E+308", "1E-308", "1E-309",
+    "1E-6176", "9.999999999999999999999999999999999E+6144", "NaN", "-NaN", "Infinity", "-Infinity",
+    "1234567890.123456789012345678901234", "-0.000000", "100E-2",
+]  # fmt: skip
+
+
+def test_a_non_canonical_encoding_is_left_to_the_decimal_path() -> None:
+    high = (0x3040 << 48) | ((1 << 49) - 1)  # exponent 0, a coefficient over 10**34 (read as zero)
+    too_many_digits = Decimal128.from_bid((high << 64 | ((1 << 64) - 1)).to_bytes(16, "little"))
+    assert plain_number_text(too_many_digits) is None

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import typing as t
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
 
 PROGRAM = textwrap.dedent(
     """
@@ -35,3 +39,13 @@ def test_an_unflushable_stdout_leaves_the_ordinary_exit_to_report_it() -> None:
     program += "sys.stderr.write('ordinary exit follows')\n"
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
     assert result.stderr.endswith("ordinary exit follows")
+
+
+def test_a_profiled_command_exits_the_ordinary_way_so_the_profile_is_written(tmp_path: Path) -> None:
+    program = tmp_path / "command.py"
+    program.write_text("from mongodb_common.fast_exit import exit_succeeded\nexit_succeeded()\n", encoding="utf-8")
+    stats = tmp_path / "out.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(stats), str(program)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert stats.stat().st_size > 0

@@ -92,3 +92,38 @@ def in_double_range(value: Decimal128) -> bool:
             return True
     number = decimal_from(value)
     return number.is_finite() and (not number or -308 <= number.adjusted() <= 308)
+
+
+def plain_number_text(value: Decimal128) -> str | None:
+    """The JSON number plain encoding writes for `value`, straight from its BID bits.
+
+    The same text as ``str`` of its Decimal (``-0E+0`` for a negative zero, which ``-0``
+    would read back as the integer 0), without building the Decimal: a medium document's
+    nine prices spent a quarter of the tap's record path in that round trip. None where plain
+    encoding writes text instead (NaN, the infinities, an exponent beyond ±308) and for
+    non-canonical encodings, which the Decimal path handles.
+    """
+    high, low = value.__getstate__()
+    if high & _SPECIAL_OR_LARGE_FORM == _SPECIAL_OR_LARGE_FORM:
+        return None
+    coefficient = ((high & _COEFFICIENT_HIGH_MASK) << 64) | low
+    if coefficient >= _COEFFICIENT_LIMIT:
+        return None
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    digits = str(coefficient)
+    adjusted = exponent + len(digits) - 1
+    if coefficient and not -308 <= adjusted <= 308:
+        return None
+    if exponent <= 0 and adjusted >= -6:  # Decimal's plain notation
+        point = len(digits) + exponent
+        if exponent == 0:
+            text = digits
+        elif point > 0:
+            text = f"{digits[:point]}.{digits[point:]}"
+        else:
+            text = f"0.{'0' * -point}{digits}"
+    else:  # its scientific notation
+        text = f"{digits[0]}.{digits[1:]}E{adjusted:+d}" if len(digits) > 1 else f"{digits}E{adjusted:+d}"
+    if high >> 63:
+        return "-0E+0" if text == "0" else f"-{text}"
+    return text

@@ -57,12 +57,12 @@ if t.TYPE_CHECKING:
     from singer_sdk import singerlib as singer
 
 SCHEMA_INFERRED = "inferred"
+CHANGE_STREAMS = "change_streams"
+OPLOG = "oplog"
 
 # True while the CLI runs a sync given no catalog: the one run whose streams may sample their
 # schema from their own sync's first documents (see schema_sampling.py).
 SYNC_WITHOUT_CATALOG: contextvars.ContextVar[bool] = contextvars.ContextVar("sync_without_catalog", default=False)
-CHANGE_STREAMS = "change_streams"
-OPLOG = "oplog"
 
 
 def _raw_catalog(catalog: t.Any) -> dict[str, t.Any]:

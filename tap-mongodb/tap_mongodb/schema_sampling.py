@@ -2,13 +2,13 @@
 
 Discovery (and a sync given no catalog, for streams that do not read the whole collection
 from its start) samples with `$sample`: random documents, the best picture of a collection.
-A sync run without a catalog that reads a collection from its start samples the first
-`schema_sample_size` documents of that read instead. On MongoDB a `$sample` is cheap, but a
-server that prepares a query's whole result before its first batch (SecantusDB does) pays a
-second full read for it, which doubled such a run. The sample is then the oldest documents
-(in `_id` order) rather than random ones; documents that do not fit it arrive later and are
-handled by the stream's drift policy (schema_drift.py), as a rare type missed by a random
-sample would be.
+A sync run without a catalog that reads a collection from its start (FULL_TABLE, or
+INCREMENTAL with no bookmark yet) samples the first `schema_sample_size` documents of that
+read instead. On MongoDB a `$sample` is cheap, but a server that prepares a query's whole
+result before its first batch (SecantusDB does) pays a second full read for it, which
+doubled such a run. The sample is then the oldest documents (in `_id` or key order) rather
+than random ones; documents that do not fit it arrive later and are handled by the
+stream's drift policy (schema_drift.py), as a rare type missed by a random sample would be.
 """
 
 from __future__ import annotations

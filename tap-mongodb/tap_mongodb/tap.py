@@ -151,7 +151,7 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             default=DEFAULT_SAMPLE_SIZE,
             description=(
                 "Documents sampled per collection to infer its schema: random ones ($sample), "
-                "or, in a sync run given no catalog, the first ones its full-table read returns."
+                "or, in a sync run given no catalog, the first ones its own read returns."
             ),
         ),
         th.Property(

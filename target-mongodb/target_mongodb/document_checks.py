@@ -12,6 +12,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.raw_bson import RawBSONDocument
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+_EMPTY_DOCUMENT_BYTES = 5  # the length and the terminating NUL
 
 # pymongo inspects a replacement's keys before sending it; inflating must accept any date.
 _RAW_OPTIONS: CodecOptions = CodecOptions(
@@ -20,6 +21,21 @@ _RAW_OPTIONS: CodecOptions = CodecOptions(
     tzinfo=datetime.timezone.utc,
     datetime_conversion=DatetimeConversion.DATETIME_AUTO,
 )
+
+
+class EncodedDocument(RawBSONDocument):
+    """A document as sent: its BSON bytes, read only if something asks for a field.
+
+    pymongo checks a replacement with `if replacement:`, which a Mapping answers with its
+    length, and a RawBSONDocument finds its length by decoding the whole document: one
+    decode per upsert of nothing (0.56 s under the profiler for 5,000 medium documents). An
+    empty BSON document is 5 bytes, so the bytes answer.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return len(self.raw) > _EMPTY_DOCUMENT_BYTES
 
 
 class DocumentRejectedError(ValueError):
@@ -49,7 +65,7 @@ def _check_id(document: t.Mapping[str, t.Any]) -> None:
         raise DocumentRejectedError(msg)
 
 
-def encode_checked(document: dict[str, t.Any]) -> RawBSONDocument:
+def encode_checked(document: dict[str, t.Any]) -> EncodedDocument:
     """Encode once for the wire, refusing names BSON cannot hold and documents over 16 MiB.
 
     The encoded form is what gets sent, so checking the size costs no second encoding. The
@@ -67,4 +83,4 @@ def encode_checked(document: dict[str, t.Any]) -> RawBSONDocument:
     if len(data) > MAX_DOCUMENT_BYTES:
         msg = f"document is {len(data):,} bytes, over MongoDB's limit of {MAX_DOCUMENT_BYTES:,}"
         raise DocumentRejectedError(msg)
-    return RawBSONDocument(data, codec_options=_RAW_OPTIONS)
+    return EncodedDocument(data, codec_options=_RAW_OPTIONS)

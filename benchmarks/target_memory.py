@@ -1,4 +1,4 @@
-"""Peak RSS of the `target-mongodb` process loading large documents.
+"""Peak RSS of the `target-mongodb` process loading large documents, and of `tap-mongodb` reading them back.
 
     .venv/bin/python benchmarks/target_memory.py                   # the default sizes below
     .venv/bin/python benchmarks/target_memory.py --sizes 0.9x300   # MB x count, repeatable
@@ -8,7 +8,8 @@ For each size, writes a Singer file of `count` Extended JSON records of about th
 BSON each (half a text body, half a history array of small subdocuments, the expensive
 shape in Python), loads it with the target command into a fresh SecantusServer, and prints
 the target process's peak resident memory (VmHWM, from the kernel's accounting of that
-child). No time is measured.
+child), then syncs the loaded collection with the tap command (output discarded) and prints
+its peak too. No time is measured.
 """
 
 from __future__ import annotations
@@ -86,12 +87,10 @@ def write_singer_file(path: Path, megabytes: float, count: int) -> int:
     return first_size
 
 
-def peak_rss_mb(command: str, config: Path, singer_file: Path) -> float:
-    """Peak RSS of the target process alone (wait4 reports the child's own high-water mark)."""
-    with singer_file.open("rb") as stdin:
-        process = subprocess.Popen(
-            [command, "--config", str(config)], stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+def peak_rss_mb(command: list[str], stdin_file: Path | None = None) -> float:
+    """Peak RSS of the command's process alone (wait4 reports the child's own high-water mark)."""
+    with stdin_file.open("rb") if stdin_file else open(os.devnull, "rb") as stdin:
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert process.stderr is not None
         errors = process.stderr.read()
         _pid, status, usage = os.wait4(process.pid, 0)
@@ -106,8 +105,9 @@ def main() -> None:
     parser.add_argument("--sizes", action="append", help="MBxCOUNT, e.g. 0.9x300 (repeatable)")
     parser.add_argument("--batch-size-bytes", type=int, help="target setting (default: the target's default)")
     args = parser.parse_args()
-    command = str(Path(sys.executable).with_name("target-mongodb"))
-    print(f"{'document MB':>11} {'count':>6} {'input MB':>9} {'peak RSS MB':>12}")
+    target = str(Path(sys.executable).with_name("target-mongodb"))
+    tap = str(Path(sys.executable).with_name("tap-mongodb"))
+    print(f"{'document MB':>11} {'count':>6} {'input MB':>9} {'target peak RSS MB':>19} {'tap peak RSS MB':>16}")
     with tempfile.TemporaryDirectory() as directory, SecantusServer() as server:
         for number, spec in enumerate(args.sizes or DEFAULT_SIZES):
             megabytes, count = float(spec.split("x")[0]), int(spec.split("x")[1])
@@ -118,9 +118,13 @@ def main() -> None:
                 settings["batch_size_bytes"] = args.batch_size_bytes
             config = Path(directory) / f"config-{number}.json"
             config.write_text(json.dumps(settings))
-            rss = peak_rss_mb(command, config, singer_file)
+            target_rss = peak_rss_mb([target, "--config", str(config)], singer_file)
+            # The tap reading back what the target wrote: the same documents, from the server.
+            tap_config = Path(directory) / f"tap-{number}.json"
+            tap_config.write_text(json.dumps({"mongodb_uri": server.uri, "database_includes": [f"memory_{number}"]}))
+            tap_rss = peak_rss_mb([tap, "--config", str(tap_config)])
             input_mb = singer_file.stat().st_size / 1e6
-            print(f"{size / 1e6:>11.1f} {count:>6} {input_mb:>9.0f} {rss:>12.0f}")
+            print(f"{size / 1e6:>11.1f} {count:>6} {input_mb:>9.0f} {target_rss:>19.0f} {tap_rss:>16.0f}")
             singer_file.unlink()
 
 

@@ -14,8 +14,9 @@ stream's drift policy (schema_drift.py), as a rare type missed by a random sampl
 from __future__ import annotations
 
 import collections
-import itertools
 import typing as t
+
+import orjson
 
 from mongodb_common.bson_codec import PLAIN
 from mongodb_common.privileges import explained_privileges
@@ -33,6 +34,8 @@ if t.TYPE_CHECKING:
 
 ENVELOPE = "envelope"
 DEFAULT_SAMPLE_SIZE = 1000
+# What a sample from a sync's own read may hold, as JSON text (decoded, several times that).
+HELD_BYTES = 8 * 1024 * 1024
 
 # A stream's declaration until the sync samples it: only the `_id` every document has.
 SAMPLED_LATER: dict[str, t.Any] = {"type": "object", "properties": {"_id": {}}, "required": ["_id"]}
@@ -90,14 +93,29 @@ def schema_of_head(
 ) -> tuple[dict[str, t.Any], int, t.Iterator[dict[str, t.Any]]]:
     """The schema of the first `schema_sample_size` documents, their count, and every document again.
 
-    The documents read for the sample are held (at most `schema_sample_size` of them) and
-    come first in the returned iterator, followed by the rest of `documents`.
+    The documents read for the sample are held, decoded, and come first in the returned
+    iterator, followed by the rest of `documents`. So the sample also stops at `HELD_BYTES`
+    of documents: 300 documents of 0.9 MB, held whole, took the tap to 1.5 GB.
     """
-    head = list(itertools.islice(documents, sample_size(config)))
+    limit = sample_size(config)
     inferrer = SchemaInferrer(str(config.get("bson_encoding") or PLAIN))
-    for document in head:
+    head: list[dict[str, t.Any]] = []
+    held = 0
+    for document in documents:
+        head.append(document)
         inferrer.observe(document)
+        held += _json_size(document)
+        if len(head) >= limit or held >= HELD_BYTES:
+            break
     return inferrer.schema(), len(head), _replayed(head, documents)
+
+
+def _json_size(document: dict[str, t.Any]) -> int:
+    """About the document's size (its JSON text, BSON values as text); huge when unmeasurable."""
+    try:
+        return len(orjson.dumps(document, default=str))
+    except (TypeError, orjson.JSONEncodeError):  # nested too deep for orjson, say
+        return HELD_BYTES
 
 
 def _replayed(head: list[dict[str, t.Any]], rest: t.Iterator[dict[str, t.Any]]) -> t.Generator[dict[str, t.Any]]:

@@ -7,6 +7,7 @@ import typing as t
 
 import pytest
 
+from tap_mongodb import schema_sampling
 from tap_mongodb.tap import SYNC_WITHOUT_CATALOG
 from tests.support import command_counting
 from tests.support.singer_io import last_state, records, run_tap
@@ -147,3 +148,17 @@ def test_a_tap_made_in_process_or_given_a_catalog_samples_in_discovery(
     counter = command_counting.install(monkeypatch)
     run_tap(deployment.config())
     assert len(_samples(counter)) == 1
+
+
+@pytest.mark.usefixtures("cli_sync_without_catalog")
+def test_the_sample_holds_at_most_its_bytes_of_documents(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Large documents are sampled fewer: the documents sampled are held until emitted."""
+    monkeypatch.setattr(schema_sampling, "HELD_BYTES", 1000)
+    deployment.database("shop").orders.insert_many([{"_id": i, "text": "x" * 300} for i in range(10)])
+    with caplog.at_level(logging.INFO):
+        messages = run_tap(deployment.config(schema_sample_size=1000))
+    assert [row["_id"] for row in records(messages)] == list(range(10))
+    # Each document is about 330 bytes of JSON: the fourth takes the sample past 1,000.
+    assert any("from the first 4 documents of its full-table read" in r.getMessage() for r in caplog.records)

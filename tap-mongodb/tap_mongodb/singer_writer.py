@@ -145,7 +145,8 @@ class _Output:
     def flush(self) -> None:
         if self._raw is None or not self._lines:
             return
-        data = memoryview(b"".join(self._lines))
+        lines = self._lines
+        data = memoryview(lines[0] if len(lines) == 1 else b"".join(lines))  # a huge line is not copied
         self._lines.clear()
         self._size = 0
         while data:  # a write cut short by a signal returns what it wrote

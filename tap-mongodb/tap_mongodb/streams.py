@@ -451,7 +451,9 @@ class CollectionStream(Stream):
         progress = self._progress(remainder)
         for document in documents:
             self._pending_position = (bookmarks.LAST_ID, document["_id"])
-            yield self._to_record(document)
+            record = self._to_record(document)
+            del document  # the decoded document is not kept alive beside its record while that is written
+            yield record
             progress.advance()
         progress.finish()
         bookmarks.finish_full_table(self.stream_state)
@@ -585,7 +587,9 @@ class CollectionStream(Stream):
         progress = self._progress(query)
         for document in documents:
             self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
-            yield self._to_record(document)
+            record = self._to_record(document)
+            del document  # as in _read_full_table
+            yield record
             progress.advance()
         progress.finish()
 

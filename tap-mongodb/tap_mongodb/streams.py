@@ -446,16 +446,8 @@ class CollectionStream(Stream):
         `_id` never changes, so an ordered scan neither misses nor repeats a document that
         existed when the sync began, whatever the mix of `_id` types.
         """
-        documents, remainder = self._read_started or self._start_full_table_read()
-        self._read_started = None
-        progress = self._progress(remainder)
-        for document in documents:
-            self._pending_position = (bookmarks.LAST_ID, document["_id"])
-            record = self._to_record(document)
-            del document  # the decoded document is not kept alive beside its record while that is written
-            yield record
-            progress.advance()
-        progress.finish()
+        documents, remainder = self._started_read(self._start_full_table_read)
+        yield from self._records(documents, remainder, lambda document: (bookmarks.LAST_ID, document["_id"]))
         bookmarks.finish_full_table(self.stream_state)
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
@@ -581,14 +573,31 @@ class CollectionStream(Stream):
 
     def _read_incremental(self) -> t.Iterator[dict[str, t.Any]]:
         """Documents with key >= the bookmark (ties re-sent, harmlessly), in key order."""
-        documents, query = self._read_started or self._start_incremental_read()
-        self._read_started = None
+        documents, query = self._started_read(self._start_incremental_read)
         key = t.cast("str", self.replication_key)
+        yield from self._records(
+            documents, query, lambda document: (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+        )
+
+    def _started_read(
+        self, start: t.Callable[[], tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]]
+    ) -> tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]:
+        """The read a schema sample started (see `_sample_at_sync`), else a new one."""
+        started, self._read_started = self._read_started, None
+        return started or start()
+
+    def _records(
+        self,
+        documents: t.Iterator[dict[str, t.Any]],
+        query: dict[str, t.Any],
+        position_of: t.Callable[[dict[str, t.Any]], tuple[str, t.Any]],
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """Each document's record, its position pending until the SDK has written it; progress logged."""
         progress = self._progress(query)
         for document in documents:
-            self._pending_position = (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+            self._pending_position = position_of(document)
             record = self._to_record(document)
-            del document  # as in _read_full_table
+            del document  # the decoded document is not kept alive beside its record while that is written
             yield record
             progress.advance()
         progress.finish()

@@ -61,16 +61,28 @@ _SPECIAL_OR_LARGE_FORM = 0x6000000000000000  # both bits set: infinity, NaN, or 
 _COEFFICIENT_HIGH_MASK = (1 << 49) - 1
 
 
-def decimal_from(value: Decimal128) -> decimal.Decimal:
-    """Same result as ``value.to_decimal()``, without its byte-by-byte Python loop."""
+def _finite_parts(value: Decimal128) -> tuple[bool, int, int] | None:
+    """(negative, coefficient, exponent) read from the BID bits of a finite canonical value.
+
+    None for NaN, the infinities and non-canonical encodings (which the specification reads
+    as zero): pymongo's own conversion handles those.
+    """
     high, low = value.__getstate__()
     if high & _SPECIAL_OR_LARGE_FORM == _SPECIAL_OR_LARGE_FORM:
-        return value.to_decimal()
+        return None
     coefficient = ((high & _COEFFICIENT_HIGH_MASK) << 64) | low
     if coefficient >= _COEFFICIENT_LIMIT:
-        return value.to_decimal()  # non-canonical: the specification reads it as zero
-    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
-    return decimal.Decimal(f"{'-' if high >> 63 else ''}{coefficient}E{exponent}")
+        return None
+    return bool(high >> 63), coefficient, ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+
+
+def decimal_from(value: Decimal128) -> decimal.Decimal:
+    """Same result as ``value.to_decimal()``, without its byte-by-byte Python loop."""
+    parts = _finite_parts(value)
+    if parts is None:
+        return value.to_decimal()
+    negative, coefficient, exponent = parts
+    return decimal.Decimal(f"{'-' if negative else ''}{coefficient}E{exponent}")
 
 
 def decimal128_text(value: Decimal128) -> str:
@@ -103,13 +115,10 @@ def plain_number_text(value: Decimal128) -> str | None:
     encoding writes text instead (NaN, the infinities, an exponent beyond ±308) and for
     non-canonical encodings, which the Decimal path handles.
     """
-    high, low = value.__getstate__()
-    if high & _SPECIAL_OR_LARGE_FORM == _SPECIAL_OR_LARGE_FORM:
+    parts = _finite_parts(value)
+    if parts is None:
         return None
-    coefficient = ((high & _COEFFICIENT_HIGH_MASK) << 64) | low
-    if coefficient >= _COEFFICIENT_LIMIT:
-        return None
-    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    negative, coefficient, exponent = parts
     digits = str(coefficient)
     adjusted = exponent + len(digits) - 1
     if coefficient and not -308 <= adjusted <= 308:
@@ -124,6 +133,6 @@ def plain_number_text(value: Decimal128) -> str | None:
             text = f"0.{'0' * -point}{digits}"
     else:  # its scientific notation
         text = f"{digits[0]}.{digits[1:]}E{adjusted:+d}" if len(digits) > 1 else f"{digits}E{adjusted:+d}"
-    if high >> 63:
+    if negative:
         return "-0E+0" if text == "0" else f"-{text}"
     return text

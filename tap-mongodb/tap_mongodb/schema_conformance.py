@@ -101,7 +101,7 @@ class ConformanceChecker:
     """Answers "does this document fit the declared node?" for one stream, encoding it as it goes."""
 
     def __init__(self, observer: ValueObserver, *, decimals_as_text: bool = False) -> None:
-        """`decimals_as_text`: plain Decimal128 values become their JSON number text
+        """`decimals_as_text` (plain encoding only): Decimal128 values become their JSON number text
         (`orjson.Fragment`) instead of Decimals, for records that only orjson writes (no
         stream maps, no shaping): the same bytes out, without a Decimal per value."""
         self._observer = observer
@@ -236,7 +236,7 @@ class ConformanceChecker:
                 encoded = convert(value)
                 return encoded if type(encoded) is decimal.Decimal else checked(value, node)
 
-            if not self._decimals_as_text or self._observer.extended:
+            if not self._decimals_as_text:
                 return encode_decimal
 
             def encode_decimal_text(value: Decimal128) -> t.Any:

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.documents import generate  # noqa: E402
+from benchmarks.process_memory import peak_rss_mb  # noqa: E402
 from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS  # noqa: E402
 from tests.support.server import SecantusServer  # noqa: E402
 
@@ -524,24 +525,6 @@ def target_section(uri: str, workdir: Path, count: int) -> list[str]:
 # -- memory -------------------------------------------------------------------------------
 
 
-def _peak_rss_mb(command: list[str], stdin: t.Any = None) -> float:
-    """The command's own peak resident memory (VmHWM), in MB, as GNU time reports it.
-
-    Measured through `/usr/bin/time`, a small process that starts the command: the kernel
-    keeps a process's high-water mark across exec, so a child forked straight from this
-    (large) benchmark process would report this process's memory as its own.
-    """
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
-        subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-        )
-        return int(report.read().split()[-1]) / 1024
-
-
 def rss_section(uri: str, workdir: Path, small: int) -> list[str]:
     client = pymongo.MongoClient(uri)
     lines = [f"peak RSS (VmHWM of the process), medium documents, N = {small}"]
@@ -551,13 +534,13 @@ def rss_section(uri: str, workdir: Path, small: int) -> list[str]:
         _seed(client[database]["docs"], "medium", count)
         config = workdir / f"rss-{count}.json"
         config.write_text(json.dumps({"mongodb_uri": uri, "database_includes": [database]}))
-        tap_mb.append(_peak_rss_mb([str(BIN / "tap-mongodb"), "--config", str(config)]))
+        tap_mb.append(peak_rss_mb([str(BIN / "tap-mongodb"), "--config", str(config)]))
         client.drop_database(database)
         singer = _singer_file(workdir, uri, f"rss{count}", count)
         client.drop_database("bench_dst")
         with singer.open() as handle:
             target_config = _target_config(workdir, uri, "upsert")
-            target_mb.append(_peak_rss_mb([str(BIN / "target-mongodb"), "--config", str(target_config)], handle))
+            target_mb.append(peak_rss_mb([str(BIN / "target-mongodb"), "--config", str(target_config)], handle))
     client.drop_database("bench_dst")
     for name, (at_n, at_10n) in (("tap-mongodb", tap_mb), ("target-mongodb", target_mb)):
         lines.append(f"  {name:15} {at_n:6.0f} MB at N, {at_10n:6.0f} MB at 10 x N ({(at_10n / at_n - 1) * 100:+.0f}%)")

@@ -7,9 +7,9 @@
 For each size, writes a Singer file of `count` Extended JSON records of about that many MB of
 BSON each (half a text body, half a history array of small subdocuments, the expensive
 shape in Python), loads it with the target command into a fresh SecantusServer, and prints
-the target process's peak resident memory (VmHWM, from the kernel's accounting of that
-child), then syncs the loaded collection with the tap command (output discarded) and prints
-its peak too. No time is measured.
+the target process's peak resident memory (VmHWM, see process_memory.py: its own, not this
+process's), then syncs the loaded collection with the tap command, without a catalog
+(output discarded), and prints its peak too. No time is measured.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +27,7 @@ from bson import Int64, ObjectId
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.process_memory import peak_rss_mb
 from mongodb_common.bson_codec import encode_extended_json
 from tests.support.server import SecantusServer
 
@@ -87,19 +86,6 @@ def write_singer_file(path: Path, megabytes: float, count: int) -> int:
     return first_size
 
 
-def peak_rss_mb(command: list[str], stdin_file: Path | None = None) -> float:
-    """Peak RSS of the command's process alone (wait4 reports the child's own high-water mark)."""
-    with stdin_file.open("rb") if stdin_file else open(os.devnull, "rb") as stdin:
-        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert process.stderr is not None
-        errors = process.stderr.read()
-        _pid, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(errors.decode(errors="replace")[-4000:])
-    return usage.ru_maxrss / 1024  # kB on Linux
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", action="append", help="MBxCOUNT, e.g. 0.9x300 (repeatable)")
@@ -118,7 +104,8 @@ def main() -> None:
                 settings["batch_size_bytes"] = args.batch_size_bytes
             config = Path(directory) / f"config-{number}.json"
             config.write_text(json.dumps(settings))
-            target_rss = peak_rss_mb([target, "--config", str(config)], singer_file)
+            with singer_file.open("rb") as records:
+                target_rss = peak_rss_mb([target, "--config", str(config)], records)
             # The tap reading back what the target wrote: the same documents, from the server.
             tap_config = Path(directory) / f"tap-{number}.json"
             tap_config.write_text(json.dumps({"mongodb_uri": server.uri, "database_includes": [f"memory_{number}"]}))

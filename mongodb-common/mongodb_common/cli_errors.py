@@ -16,6 +16,7 @@ import traceback
 import typing as t
 
 from mongodb_common.fast_exit import exit_succeeded
+from mongodb_common.large_buffers import map_large_buffers_separately
 from mongodb_common.redaction import redact_uri
 
 
@@ -42,6 +43,7 @@ def _discard_standard_output() -> None:
 
 
 def run_cli(name: str, command: t.Callable[[], t.Any], expected: tuple[type[BaseException], ...]) -> None:
+    map_large_buffers_separately()
     try:
         command()
     except SystemExit as exc:

@@ -18,6 +18,7 @@ its stored field order (see raw_documents.py).
 from __future__ import annotations
 
 import queue
+import struct
 import threading
 import typing as t
 
@@ -27,6 +28,7 @@ if t.TYPE_CHECKING:
     from bson.codec_options import CodecOptions
 
 DEFAULT_BATCH_DOCUMENTS = 1000
+_SIZE = struct.Struct("<i")  # a BSON document's first field: its length in bytes
 _END = object()
 _POLL_SECONDS = 0.2
 
@@ -47,6 +49,7 @@ def _fetch(batches: t.Iterator[bytes], handover: queue.Queue[t.Any], stop: threa
                     break
                 except queue.Full:
                     continue
+            del batch  # handed over: not held here while the next one is received
             if stop.is_set():
                 return
         handover.put(_END)
@@ -56,6 +59,26 @@ def _fetch(batches: t.Iterator[bytes], handover: queue.Queue[t.Any], stop: threa
         close = getattr(batches, "close", None)
         if close is not None:
             close()
+
+
+def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
+    """Each document of a batch, decoded in place (`bson.decode_iter` copies each one first).
+
+    The batch is freed as its last document is handed out: with documents near 16 MB, one
+    batch is one document, and keeping its bytes beside the decoded document and its record
+    cost 16 MB more at the peak.
+    """
+    view = memoryview(batch)
+    del batch
+    decode, size_at = bson.decode, _SIZE.unpack_from
+    start, end = 0, len(view)
+    while start < end:
+        (size,) = size_at(view, start)
+        document = decode(view[start : start + size], codec_options)
+        start += size
+        if start >= end:
+            del view
+        yield document
 
 
 def read_ahead(batches: t.Iterator[bytes], codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
@@ -69,7 +92,6 @@ def read_ahead(batches: t.Iterator[bytes], codec_options: CodecOptions) -> t.Ite
     stop = threading.Event()
     fetcher = threading.Thread(target=_fetch, args=(batches, handover, stop), name="cursor-read-ahead", daemon=True)
     fetcher.start()
-    decode_iter = bson.decode_iter
     try:
         while True:
             batch = handover.get()
@@ -77,7 +99,9 @@ def read_ahead(batches: t.Iterator[bytes], codec_options: CodecOptions) -> t.Ite
                 return
             if isinstance(batch, _Failure):
                 raise batch.error
-            yield from decode_iter(batch, codec_options)
+            documents = _documents(batch, codec_options)
+            del batch  # the generator alone holds it, and lets go of it before its last document
+            yield from documents
     finally:
         stop.set()
         while fetcher.is_alive():

@@ -45,7 +45,7 @@ DEAD_LETTER = "dead_letter"
 # converted) plus the largest record's own conversion: a batch of this size keeps the target's
 # memory the same for any input size (16 MiB batches made 20,000 records of 1.6 KB peak 90%
 # higher than 2,000). A 16 MiB document is a batch of its own; the target then peaked at
-# 307-324 MB (benchmarks/target_memory.py), the record's own conversion being most of it.
+# 248 MB (benchmarks/target_memory.py), the record's own conversion being most of it.
 DEFAULT_BATCH_SIZE_BYTES = 4 * 1024 * 1024
 UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
 LOAD_METHODS = (UPSERT, APPEND_ONLY, OVERWRITE)

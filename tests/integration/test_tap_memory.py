@@ -10,6 +10,7 @@ import bson
 import orjson
 from bson import ObjectId
 
+from mongodb_common.client_factory import close_cached_client
 from tap_mongodb.tap import TapMongoDB
 from tests.support.singer_io import discover, run_tap
 
@@ -77,5 +78,8 @@ def test_records_handed_to_a_program_that_reads_the_stream_itself_stay_whole(dep
     deployment.database("archive").events.insert_many([{"_id": i, "tags": ["a", "b"], "n": i} for i in range(5)])
     tap = TapMongoDB(config=deployment.config(cursor_batch_size=2))
     stream = next(iter(tap.streams.values()))
-    kept = list(stream.get_records(None))
+    try:
+        kept = list(stream.get_records(None))
+    finally:
+        close_cached_client(tap)  # the read outside a sync connected anew
     assert kept == [{"_id": i, "tags": ["a", "b"], "n": i} for i in range(5)]

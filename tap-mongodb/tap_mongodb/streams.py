@@ -110,7 +110,7 @@ class CollectionStream(Stream):
         self._encode = get_encoder(tap.config.get("bson_encoding", "plain"))
         self._envelope = tap.config.get("schema_mode") == ENVELOPE
         self._pending_position: tuple[str, t.Any] | None = None
-        self._written_record = 0  # id() of the record the SDK wrote last
+        self._written_record = 0  # id() of the record the SDK wrote last (see _records)
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
         self._retry_policy = RetryPolicy.from_config(tap.config)
         self._hints_id_index = info.kind == "collection"
@@ -607,6 +607,7 @@ class CollectionStream(Stream):
                 # wait, and it is not needed beside its record while that is written.
                 document.clear()
             del document
+            self._written_record = 0  # only a write while the record is alive counts: ids are reused
             yield record
             # The SDK's frames hold the record they wrote until the next one arrives, beside
             # the next document and its record: with documents near 16 MB that was 75 MB more

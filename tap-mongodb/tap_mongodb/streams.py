@@ -110,7 +110,7 @@ class CollectionStream(Stream):
         self._encode = get_encoder(tap.config.get("bson_encoding", "plain"))
         self._envelope = tap.config.get("schema_mode") == ENVELOPE
         self._pending_position: tuple[str, t.Any] | None = None
-        self._written_record = 0  # id() of the record the SDK wrote last (see _records)
+        self._record_written = False  # the SDK wrote the record `_records` handed it (see there)
         self._bookmark: t.Any = bookmarks.NO_BOOKMARK
         self._retry_policy = RetryPolicy.from_config(tap.config)
         self._hints_id_index = info.kind == "collection"
@@ -232,7 +232,7 @@ class CollectionStream(Stream):
 
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
         super()._write_record_message(record)
-        self._written_record = id(record)
+        self._record_written = True
 
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
         """The SDK's record messages, without its per-record walk when nothing is deselected.
@@ -607,12 +607,12 @@ class CollectionStream(Stream):
                 # wait, and it is not needed beside its record while that is written.
                 document.clear()
             del document
-            self._written_record = 0  # only a write while the record is alive counts: ids are reused
+            self._record_written = False
             yield record
             # The SDK's frames hold the record they wrote until the next one arrives, beside
             # the next document and its record: with documents near 16 MB that was 75 MB more
             # at the peak. Once written (not, say, handed to a batch file), nothing reads it.
-            if self._written_record == id(record):
+            if self._record_written:
                 record.clear()
             del record
             progress.advance()

@@ -36,10 +36,11 @@ def _decoded_bytes(document: dict[str, t.Any]) -> int:
     try:
         before = tracemalloc.get_traced_memory()[0]
         decoded = bson.decode(raw)
-        return tracemalloc.get_traced_memory()[0] - before
+        size = tracemalloc.get_traced_memory()[0] - before
     finally:
-        del decoded
         tracemalloc.stop()
+    assert decoded["_id"] == document["_id"]  # alive until measured
+    return size
 
 
 def test_a_sync_of_large_documents_holds_about_one_document_and_its_record_at_a_time(deployment: Deployment) -> None:

@@ -1,6 +1,6 @@
 """tap-mongodb and target-mongodb against what they are built on, side by side in one run.
 
-    .venv/bin/python benchmarks/run.py                 # everything, about 15-25 minutes
+    .venv/bin/python benchmarks/run.py                 # everything, 25-40 minutes on a busy 2-core machine
     .venv/bin/python benchmarks/run.py --no-peers      # offline: skip the peer taps
     .venv/bin/python benchmarks/run.py --quick         # smaller counts, for a smoke check
     .venv/bin/python benchmarks/run.py --only record,tap  # some sections only
@@ -16,7 +16,7 @@ Sections (see docs/performance.md for what each row means):
   (MongoDB's C converter, raw BSON straight to Relaxed Extended JSON) on the same bytes;
 - tap: the installed `tap-mongodb` command, FULL_TABLE and INCREMENTAL, output to
   /dev/null, against a bare pymongo cursor loop (RawBSONDocument, same batch size, same
-  sort) run as a process too;
+  sort) run as a process too, and FULL_TABLE also against the loop asking for no order;
 - peers: other MongoDB taps, each in a virtualenv of its own installed from the package
   index (cached under the temporary directory), on the same collection;
 - incremental: the tap's INCREMENTAL query (probes included) against a plain range
@@ -163,7 +163,10 @@ import sys, pymongo
 from bson.raw_bson import RawBSONDocument
 uri, database, name, key, batch = sys.argv[1:6]
 collection = pymongo.MongoClient(uri, document_class=RawBSONDocument)[database][name]
-cursor = collection.find({}, sort=[(key, 1)] if key == "_id" else [(key, 1), ("_id", 1)])
+if key == "$natural":  # the order the server stores them in: no sort asked for
+    cursor = collection.find({})
+else:
+    cursor = collection.find({}, sort=[(key, 1)] if key == "_id" else [(key, 1), ("_id", 1)])
 if int(batch):
     cursor = cursor.batch_size(int(batch))
 count = 0
@@ -210,11 +213,13 @@ def tap_section(uri: str, workdir: Path, count: int, batch: int) -> list[str]:
     full_catalog = _discovered_catalog(tap, full, workdir)
     loop_id = [sys.executable, "-c", CURSOR_LOOP, uri, E2E_DB, E2E_COLLECTION, "_id", str(batch)]
     loop_seq = [sys.executable, "-c", CURSOR_LOOP, uri, E2E_DB, E2E_COLLECTION, "seq", str(batch)]
-    loop, ours_full, ours_cataloged, loop_key, ours_incremental = _best(
+    loop_natural = [sys.executable, "-c", CURSOR_LOOP, uri, E2E_DB, E2E_COLLECTION, "$natural", str(batch)]
+    loop, ours_full, ours_cataloged, natural, loop_key, ours_incremental = _best(
         3,
         lambda: _run(loop_id),
         lambda: _run([tap, "--config", str(full)]),
         lambda: _run([tap, "--config", str(full), "--catalog", str(full_catalog)]),
+        lambda: _run(loop_natural),
         lambda: _run(loop_seq),
         lambda: _run([tap, "--config", str(incremental)]),
     )
@@ -226,6 +231,8 @@ def tap_section(uri: str, workdir: Path, count: int, batch: int) -> list[str]:
         "   (lists collections, infers from its own first reads)",
         f"  tap-mongodb FULL_TABLE, with catalog:    {ours_cataloged:6.2f} s   ratio {ours_cataloged / loop:.2f}"
         "   (as `meltano run` starts it, after its --discover)",
+        f"  cursor loop (RawBSONDocument, no sort):  {natural:6.2f} s   the tap with catalog / this: "
+        f"{ours_cataloged / natural:.2f}   (the order the server stores them in)",
         f"  cursor loop (sort seq, _id):             {loop_key:6.2f} s",
         f"  tap-mongodb INCREMENTAL (key seq):       {ours_incremental:6.2f} s   "
         f"ratio {ours_incremental / loop_key:.2f}",
@@ -263,19 +270,23 @@ def _peer_config(style: str, uri: str, workdir: Path, package: str, database: st
         config = {"mongo": {"host": uri}, "database_includes": [database]}
     else:
         user, password = parsed.get("username"), parsed.get("password")
+        auth_database = parsed["options"].get("authsource", "admin")
         if not user:
+            # A user of the database itself: singer-io's tap authenticates against `database`
+            # whatever `auth_database` says (pipelinewise's follows `auth_database`).
             client = pymongo.MongoClient(uri)
             with contextlib.suppress(pymongo.errors.OperationFailure):
-                client.admin.command("dropUser", PEER_USER)
-            client.admin.command("createUser", PEER_USER, pwd=PEER_USER, roles=[{"role": "read", "db": database}])
+                client[database].command("dropUser", PEER_USER)
+            client[database].command("createUser", PEER_USER, pwd=PEER_USER, roles=[{"role": "read", "db": database}])
             user = password = PEER_USER
+            auth_database = database
         config = {
             "host": host,
             "port": str(port),
             "user": user,
             "password": password,
             "database": database,
-            "auth_database": parsed["options"].get("authsource", "admin"),
+            "auth_database": auth_database,
         }
     path = workdir / f"peer-{package}-{database}.json"
     path.write_text(json.dumps(config))
@@ -388,8 +399,9 @@ def peers_section(uri: str, workdir: Path, count: int) -> list[str]:
             if not outcome.startswith("FAILED after 0"):
                 break
     client = pymongo.MongoClient(uri)
-    with contextlib.suppress(pymongo.errors.OperationFailure):
-        client.admin.command("dropUser", PEER_USER)
+    for database in (E2E_DB, f"{E2E_DB}_nobinary"):
+        with contextlib.suppress(pymongo.errors.OperationFailure):
+            client[database].command("dropUser", PEER_USER)
     client.drop_database(f"{E2E_DB}_nobinary")
     return lines
 

@@ -75,6 +75,34 @@ def _plain_object(value: t.Any) -> dict[str, t.Any] | None:
     return None
 
 
+# Scalar types whose plain encoding does not depend on the value: (BSON type name, JSON type,
+# format), worked out once from the two functions above, so a sampled value of one of these
+# types (most of them) costs one lookup instead of the type walks.
+_PLAIN_BY_TYPE: dict[type, tuple[str, str, str | None]] = {
+    type(sample): (bson_type_name(sample), *_plain_scalar(sample))
+    for sample in ("", True, 0, Int64(0), ObjectId(b"\x00" * 12), datetime.datetime(2000, 1, 1))
+}
+
+
+def _note_json(node: SchemaNode, json_type: str, json_format: str | None) -> None:
+    node.types.add(json_type)
+    if json_type == "string":
+        node.formats.add(json_format)
+
+
+def _noted_plain(node: SchemaNode, value: t.Any) -> bool:
+    """Note the value's BSON type (plain encoding); True when that was all there was to note."""
+    known = _PLAIN_BY_TYPE.get(type(value))
+    if known is not None:
+        node.bson_types.add(known[0])
+        _note_json(node, known[1], known[2])
+        return True
+    node.bson_types.add(bson_type_name(value))
+    if isinstance(value, (bytes, Binary, uuid.UUID)):
+        node.subtypes.add(binary_subtype(value))
+    return False
+
+
 class ValueObserver:
     """Records what a BSON value becomes once encoded, into the node for its position.
 
@@ -107,10 +135,8 @@ class ValueObserver:
     def observe(self, node: SchemaNode, value: t.Any) -> None:
         if node.accepts_any or node.any_type:
             return
-        if not self.extended:
-            node.bson_types.add(bson_type_name(value))
-            if isinstance(value, (bytes, Binary, uuid.UUID)):
-                node.subtypes.add(binary_subtype(value))
+        if not self.extended and _noted_plain(node, value):
+            return
         if value is None:
             node.types.add("null")
         elif isinstance(value, dict) and is_lookalike(value):
@@ -129,10 +155,7 @@ class ValueObserver:
         elif (as_object := _plain_object(value)) is not None:
             self.observe_document(node, as_object)
         else:
-            json_type, json_format = _plain_scalar(value)
-            node.types.add(json_type)
-            if json_type == "string":
-                node.formats.add(json_format)
+            _note_json(node, *_plain_scalar(value))
 
     def _observe_json(self, node: SchemaNode, value: t.Any) -> None:
         """Observe an already-encoded Extended JSON value (wrappers become objects)."""

@@ -17,6 +17,7 @@ import collections
 import typing as t
 
 import orjson
+from bson import Decimal128
 
 from mongodb_common.bson_codec import PLAIN
 from mongodb_common.privileges import explained_privileges
@@ -113,9 +114,18 @@ def schema_of_head(
 def _json_size(document: dict[str, t.Any]) -> int:
     """About the document's size (its JSON text, BSON values as text); huge when unmeasurable."""
     try:
-        return len(orjson.dumps(document, default=str))
+        return len(orjson.dumps(document, default=_as_text))
     except (TypeError, orjson.JSONEncodeError):  # nested too deep for orjson, say
         return HELD_BYTES
+
+
+def _as_text(value: t.Any) -> str:
+    """Text about as long as the value's. A Decimal128 by its 16 bytes in hex (32 characters,
+    about its longest number text): `str` builds a Decimal first, which made measuring a
+    medium document (nine prices) cost two thirds of its whole conversion to a record."""
+    if type(value) is Decimal128:
+        return value.bid.hex()
+    return str(value)
 
 
 def _replayed(head: list[dict[str, t.Any]], rest: t.Iterator[dict[str, t.Any]]) -> t.Generator[dict[str, t.Any]]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime
 
+import hypothesis
 import jsonschema
 import orjson
 from bson import Decimal128, Int64, ObjectId, Timestamp
+from hypothesis import strategies as st
 
 from mongodb_common.bson_codec import encode_extended_json, encode_plain
-from tap_mongodb.schema_inference import infer_schema
+from mongodb_common.bson_codec.type_names import bson_type_name
+from tap_mongodb.schema_inference import _PLAIN_BY_TYPE, _plain_scalar, infer_schema
 from tap_mongodb.singer_writer import serialize
 from tests.support.bson_samples import UTC, every_type_document
 
@@ -100,3 +103,19 @@ def test_binary_annotation_carries_its_subtype_only_when_single() -> None:
 
 def test_extended_json_schemas_carry_no_annotations() -> None:
     assert "x-bson-" not in str(infer_schema([every_type_document()], "extended_json"))
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    st.one_of(
+        st.text(),
+        st.booleans(),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1).map(Int64),
+        st.binary(min_size=12, max_size=12).map(ObjectId),
+        st.datetimes(timezones=st.one_of(st.none(), st.just(UTC))),
+    )
+)
+def test_a_type_noted_by_lookup_is_noted_as_the_type_walk_would_for_every_value(value: object) -> None:
+    """The lookup table assumes these types' plain encoding does not depend on the value."""
+    assert _PLAIN_BY_TYPE[type(value)] == (bson_type_name(value), *_plain_scalar(value))

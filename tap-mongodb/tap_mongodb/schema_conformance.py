@@ -101,11 +101,12 @@ class ConformanceChecker:
     """Answers "does this document fit the declared node?" for one stream, encoding it as it goes."""
 
     def __init__(self, observer: ValueObserver, *, decimals_as_text: bool = False) -> None:
-        """`decimals_as_text` (plain encoding only): Decimal128 values become their JSON number text
+        """`decimals_as_text`: plain Decimal128 values become their JSON number text
         (`orjson.Fragment`) instead of Decimals, for records that only orjson writes (no
-        stream maps, no shaping): the same bytes out, without a Decimal per value."""
+        stream maps, no shaping): the same bytes out, without a Decimal per value. Extended
+        JSON writes a Decimal128 as its wrapper whatever the caller asks."""
         self._observer = observer
-        self._decimals_as_text = decimals_as_text
+        self._decimals_as_text = decimals_as_text and not observer.extended
         self._samples = _EXTENDED_SAMPLES if observer.extended else _PLAIN_SAMPLES
         encoding = EXTENDED_JSON if observer.extended else PLAIN
         self.encode = get_encoder(encoding)  # the codec: the drift path encodes what it admits with it too

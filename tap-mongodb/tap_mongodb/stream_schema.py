@@ -47,8 +47,8 @@ class StreamSchema:
             parse(document_schema),
             self._observer,
             effective_policy(policy or str(config.get("schema_drift") or AUTO), encoding),
-            # Plain records that neither stream maps nor shaping (the SDK's JSON for deep values) read.
-            decimals_as_text=encoding == PLAIN and not shaped and not config.get("stream_maps"),
+            # Records that neither stream maps nor shaping (the SDK's JSON for deep values) read.
+            decimals_as_text=not shaped and not config.get("stream_maps"),
         )
         self.shape = StreamShape(stream, self.document_schema, config) if shaped else None
 

@@ -21,6 +21,7 @@ from tap_mongodb.schema_conformance import ConformanceChecker
 from tap_mongodb.schema_drift import SPLIT, WIDEN, DriftGuard
 from tap_mongodb.schema_inference import ValueObserver, infer_schema
 from tap_mongodb.schema_tree import parse, render
+from tap_mongodb.singer_writer import serialize
 from tests.unit.test_schema_drift import documents
 
 UTC = datetime.timezone.utc
@@ -140,3 +141,17 @@ def test_the_walk_agrees_with_observing_the_document_and_with_the_codec(
         assert (record is not None) == (render(widened) == render(root))
         if record is not None:
             assert record == ENCODERS[encoding](document)
+
+
+@pytest.mark.parametrize("encoding", ["plain", "extended_json"])
+def test_decimals_as_text_writes_the_bytes_the_codec_would_in_either_encoding(encoding: str) -> None:
+    """Number text is a plain-encoding shortcut: Extended JSON keeps its `$numberDecimal` wrapper."""
+    document = {"_id": 1, "price": Decimal128("19.99"), "tiny": Decimal128("-0E+3"), "prices": [Decimal128("1E+5")]}
+    # `anything` was only ever null: declared as any type, so a decimal fits it by any route.
+    sample = {**document, "anything": None}
+    checker = ConformanceChecker(ValueObserver(encoding), decimals_as_text=True)
+    root = parse(infer_schema([sample], encoding))
+    for later in (document, {**document, "anything": Decimal128("2.5")}):
+        record = checker.encode_if_fits(later, root)
+        assert record is not None
+        assert serialize(record) == serialize(ENCODERS[encoding](later))

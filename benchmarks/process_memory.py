@@ -1,10 +1,11 @@
-"""The peak resident memory of one command's own process, not of the process that starts it.
+"""The peak resident memory of one command's own processes, not of the process that starts it.
 
 Linux keeps a process's memory high-water mark across `exec`: a command started straight
 from a benchmark process that has held hundreds of MB (documents it generated, a Singer file
 it wrote) reports that process's peak as its own. So the command is started by a small
 launcher (a Python without site packages, about 10 MB), whose child reports, through
-`wait4`, the larger of the launcher's peak and its own.
+`wait4`, the largest peak of the launcher, the command, and every process the command
+waited for (the tap's record processes): the largest single process, not their sum.
 """
 
 from __future__ import annotations

@@ -12,11 +12,16 @@ documents of 1.6 KB peaked 90% higher than one of 2,000); a round trip per 1,000
 costs little, since the next batch is fetched while the current one is encoded.
 
 Documents are decoded one at a time from the batch bytes, each as a top-level document in
-its stored field order (see raw_documents.py).
+its stored field order (see raw_documents.py). From a read's second batch on, the batches can
+instead go to record processes (record_processes.py), which hand back each document already
+converted, or its raw bytes where the tap must convert it itself (decoded here then); a batch
+of more than `POOLED_BATCH_BYTES` (documents near 16 MB) is always converted here, so that no
+more than one such batch and its records exist at once.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
 import struct
 import threading
@@ -24,10 +29,13 @@ import typing as t
 
 import bson
 
+from tap_mongodb.record_processes import RecordProcesses
+
 if t.TYPE_CHECKING:
     from bson.codec_options import CodecOptions
 
 DEFAULT_BATCH_DOCUMENTS = 1000
+POOLED_BATCH_BYTES = 8 << 20
 _SIZE = struct.Struct("<i")  # a BSON document's first field: its length in bytes
 _END = object()
 _POLL_SECONDS = 0.2
@@ -61,6 +69,28 @@ def _fetch(batches: t.Iterator[bytes], handover: queue.Queue[t.Any], stop: threa
             close()
 
 
+def raw_documents(batch: bytes | memoryview) -> t.Iterator[memoryview]:
+    """Each document of a batch, as a view of its bytes (nothing copied).
+
+    Once the last document is handed out, only its view holds the batch: the reader frees
+    the batch by letting go of that view.
+    """
+    view = memoryview(batch)
+    del batch
+    size_at = _SIZE.unpack_from
+    start, end = 0, len(view)
+    while start < end:
+        (size,) = size_at(view, start)
+        stop = start + size
+        if stop >= end:
+            last = [view[start:stop]]
+            del view
+            yield last.pop()  # not kept in this frame while the reader works on it
+            return
+        yield view[start:stop]
+        start = stop
+
+
 def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
     """Each document of a batch, decoded in place (`bson.decode_iter` copies each one first).
 
@@ -68,41 +98,64 @@ def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str
     batch is one document, and keeping its bytes beside the decoded document and its record
     cost 16 MB more at the peak.
     """
-    view = memoryview(batch)
+    documents = raw_documents(batch)
     del batch
-    decode, size_at = bson.decode, _SIZE.unpack_from
-    start, end = 0, len(view)
-    while start < end:
-        (size,) = size_at(view, start)
-        document = decode(view[start : start + size], codec_options)
-        start += size
-        if start >= end:
-            del view
+    decode = bson.decode
+    for raw in documents:
+        document = decode(raw, codec_options)
+        del raw
         yield document
 
 
-def read_ahead(batches: t.Iterator[bytes], codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
+def read_ahead(
+    batches: t.Iterator[bytes],
+    codec_options: CodecOptions,
+    processes: t.Callable[[], RecordProcesses | None] | None = None,
+) -> t.Iterator[t.Any]:
     """The documents of a raw-batch cursor, decoded, while a thread fetches the next batch.
 
-    A failure of the cursor (network, server error) is raised here, at the document where
-    the reader would have met it. Stopping early (closing this generator) stops the thread
-    and closes the cursor.
+    With `processes` (asked again at every batch from the second on, since the caller may
+    retire them or start new ones), batches go to record processes, and what they hand back
+    for each document is yielded in its place. A failure of the cursor (network, server
+    error) is raised here, at the document where the reader would have met it. Stopping early
+    (closing this generator) stops the thread and closes the cursor.
     """
     handover: queue.Queue[t.Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
     fetcher = threading.Thread(target=_fetch, args=(batches, handover, stop), name="cursor-read-ahead", daemon=True)
     fetcher.start()
+    # What comes next, in order: a batch to decode here, a pool holding a batch, or the end.
+    waiting: collections.deque[t.Any] = collections.deque()
+    received, ended = 0, False
     try:
         while True:
-            batch = handover.get()
-            if batch is _END:
+            pool = processes() if processes is not None and received else None
+            while not ended and (not waiting or (pool is not None and pool.has_room)):
+                batch = handover.get()
+                received += 1
+                ended = batch is _END or isinstance(batch, _Failure)
+                if ended or pool is None or len(batch) > POOLED_BATCH_BYTES:
+                    waiting.append(batch)
+                    break
+                pool.submit(batch)
+                waiting.append(pool)
+                del batch
+            item = waiting.popleft()
+            if item is _END:
                 return
-            if isinstance(batch, _Failure):
-                raise batch.error
-            documents = _documents(batch, codec_options)
-            del batch  # the generator alone holds it, and lets go of it before its last document
-            yield from documents
+            if isinstance(item, _Failure):
+                raise item.error
+            if not isinstance(item, RecordProcesses):
+                documents = _documents(item, codec_options)
+                del item  # the generator alone holds it, and lets go of it before its last document
+                yield from documents
+                continue
+            for converted in item.take():
+                yield bson.decode(converted, codec_options) if type(converted) is bytes else converted
     finally:
+        for item in waiting:  # a read given up: what its processes still hold is never taken
+            if isinstance(item, RecordProcesses):
+                item.close()
         stop.set()
         while fetcher.is_alive():
             try:

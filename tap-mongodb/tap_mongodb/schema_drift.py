@@ -89,13 +89,17 @@ class DriftGuard:
             return document, False
         return self._admit_drifted(document)
 
+    def encode_if_fits(self, document: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """The document's record if it fits the declared schema as it stands, else None (nothing changes)."""
+        return self._checker.encode_if_fits(document, self.root)
+
     def admit_encoded(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         """As `admit`, but the document's record, encoded: what the tap emits.
 
         A document that fits is encoded by the same walk that checks it (each value visited
         once); one that does not is admitted as by `admit`, then encoded.
         """
-        record = self._checker.encode_if_fits(document, self.root)
+        record = self.encode_if_fits(document)
         if record is not None:
             return record, False
         admitted, changed = self._admit_drifted(document)

@@ -69,6 +69,11 @@ class OrjsonSingerWriter(GenericSingerWriter[bytes, Message]):
         self._stream = getattr(message, "stream", None) or self._stream
         self._guarded(self._write, message)
 
+    def write_record_lines(self, stream: str, lines: bytes) -> None:
+        """RECORD lines already formatted (by a record process: see record_processes.py), buffered as any record."""
+        self._stream = stream
+        self._guarded(self._add, lines)
+
     def flush(self) -> None:
         """Write out the records still buffered (the end of a run, failed or not)."""
         if self._output is not None:
@@ -99,13 +104,15 @@ class OrjsonSingerWriter(GenericSingerWriter[bytes, Message]):
                 action()
 
     def _write(self, message: Message) -> None:
-        line = self.format_message(message)
+        self._add(self.format_message(message), at_once=not isinstance(message, RecordMessage))
+
+    def _add(self, line: bytes, *, at_once: bool = False) -> None:
         output = self._output
         if output is None or output.target is not sys.stdout:
             if output is not None:
                 output.flush()  # what was written for the stdout being replaced goes there
             output = self._output = _Output.on(sys.stdout)
-        output.add(line, at_once=not isinstance(message, RecordMessage))
+        output.add(line, at_once=at_once)
 
 
 class _Output:

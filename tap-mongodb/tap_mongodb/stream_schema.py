@@ -95,6 +95,10 @@ class StreamSchema:
         """The document to emit, and whether the declared schema had to widen for it."""
         return self._after_admission(*self._guard.admit(document))
 
+    def encode_if_fits(self, document: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """The record to emit if the document fits as the schema stands (what record processes do), else None."""
+        return self._guard.encode_if_fits(document)
+
     def admit_encoded(self, document: dict[str, t.Any]) -> tuple[dict[str, t.Any], bool]:
         """The record to emit (the admitted document, encoded), and whether the schema widened."""
         return self._after_admission(*self._guard.admit_encoded(document))

@@ -27,6 +27,7 @@ from mongodb_common.privileges import explained_privileges
 from mongodb_common.retries import RetryPolicy, call_with_retries, iterate_with_retries
 from mongodb_common.singer_fields import DELETED_AT
 from tap_mongodb import bookmarks, log_positions
+from tap_mongodb.batch_conversion import EncodedRecord, batch_converter
 from tap_mongodb.catalog_metadata import build_metadata
 from tap_mongodb.index_hints import ID_INDEX, refuses_hint
 from tap_mongodb.key_extremes import key_brackets
@@ -34,6 +35,7 @@ from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS, read_ahead
+from tap_mongodb.record_processes import RecordProcesses, can_fork, default_count
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.schema_sampling import ENVELOPE, sampled_schema, schema_of_head
 from tap_mongodb.sync_progress import StreamProgress, Total, estimate_total
@@ -71,6 +73,15 @@ def value_at_path(document: t.Mapping[str, t.Any], path: str) -> t.Any:
             return None
         value = value[part]
     return value
+
+
+def _id_of(document: dict[str, t.Any]) -> t.Any:
+    return document["_id"]
+
+
+def position_in_read(item: t.Any, value_of: t.Callable[[dict[str, t.Any]], t.Any]) -> t.Any:
+    """The position of a document read, or of a record process's (lines, position) in its place."""
+    return item[1] if type(item) is tuple else value_of(item)
 
 
 def discovered_metadata(stream: Stream, info: CollectionInfo, **fields: t.Any) -> singer.MetadataMapping:
@@ -118,6 +129,10 @@ class CollectionStream(Stream):
         # documents read for that sample wait here, with the rest of their read.
         self._sampled_at_sync = sampled_at_sync
         self._read_started: tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]] | None = None
+        # While `_records` runs: how its documents' positions are read, for record processes.
+        self._converting: t.Callable[[dict[str, t.Any]], t.Any] | None = None
+        self._processes: list[RecordProcesses] = []  # this read's, the newest last
+        self._writing_records = False  # the SDK writes the records get_records yields (see _sync_records)
         if tap.config.get("state_interval_records"):
             self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
@@ -230,8 +245,23 @@ class CollectionStream(Stream):
 
     # -- output ----------------------------------------------------------------------
 
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """The SDK's loop; record processes only convert records it writes out as lines."""
+        self._writing_records = write_messages
+        try:
+            yield from super()._sync_records(context, write_messages=write_messages)
+        finally:
+            self._writing_records = False
+
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        super()._write_record_message(record)
+        if type(record) is EncodedRecord:
+            if record.lines:
+                self._mongo_tap.message_writer.write_record_lines(self.name, record.lines)
+            self.state_manager.is_flushed = False
+        else:
+            super()._write_record_message(record)
         self._record_written = True
 
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
@@ -253,6 +283,12 @@ class CollectionStream(Stream):
                     version=self._stream_version,
                     time_extracted=extracted_at,
                 )
+
+    def generate_child_contexts(self, record: dict[str, t.Any], context: Context | None) -> t.Iterable[Context | None]:
+        """None: this stream has no SDK child streams (array children get their rows from
+        `_to_record`), and the SDK's default hands each record, copied, to the children it has."""
+        if self.child_streams:
+            yield from super().generate_child_contexts(record, context)
 
     @functools.cached_property
     def _has_deselected_fields(self) -> bool:
@@ -291,7 +327,7 @@ class CollectionStream(Stream):
                 batches = batches.hint(hint)
             if batch_size := self.config.get("cursor_batch_size", DEFAULT_BATCH_DOCUMENTS):
                 batches = batches.batch_size(batch_size)
-            yield from read_ahead(batches, self.collection.codec_options)
+            yield from read_ahead(batches, self.collection.codec_options, self._record_processes)
 
     def _find_by_id(self, query: dict[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
         """In `_id` order, through the `_id` index (see index_hints.py), or without it where refused."""
@@ -333,7 +369,13 @@ class CollectionStream(Stream):
         return record
 
     def _declare_widened_schema(self) -> None:
-        """The new schema reaches the target (and STATE) before any record that needs it."""
+        """The new schema reaches the target (and STATE) before any record that needs it.
+
+        Record processes still hold the old schema: they finish the batches they were given
+        (whose records fit the old schema, so the new one too) and new ones are forked.
+        """
+        if self._processes:
+            self._processes[-1].retire()
         self._adopt_record_schema()
         self._write_schema_message()
         for child in self._selected_children():
@@ -452,7 +494,7 @@ class CollectionStream(Stream):
         existed when the sync began, whatever the mix of `_id` types.
         """
         documents, remainder = self._started_read(self._start_full_table_read)
-        yield from self._records(documents, remainder, lambda document: (bookmarks.LAST_ID, document["_id"]))
+        yield from self._records(documents, remainder, bookmarks.LAST_ID, _id_of)
         bookmarks.finish_full_table(self.stream_state)
         self.state_manager.is_flushed = False
         if self.config.get("emit_activate_version_messages", True):
@@ -489,7 +531,7 @@ class CollectionStream(Stream):
 
         def documents() -> t.Iterator[dict[str, t.Any]]:
             for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
-                position["last_id"] = document["_id"]
+                position["last_id"] = position_in_read(document, _id_of)
                 yield document
 
         remainder = after_filter("_id", last_id, inclusive=False) if bookmarks.has_bookmark(last_id) else {}
@@ -581,7 +623,7 @@ class CollectionStream(Stream):
         documents, query = self._started_read(self._start_incremental_read)
         key = t.cast("str", self.replication_key)
         yield from self._records(
-            documents, query, lambda document: (bookmarks.REPLICATION_KEY_VALUE, value_at_path(document, key))
+            documents, query, bookmarks.REPLICATION_KEY_VALUE, lambda document: value_at_path(document, key)
         )
 
     def _started_read(
@@ -593,30 +635,80 @@ class CollectionStream(Stream):
 
     def _records(
         self,
-        documents: t.Iterator[dict[str, t.Any]],
+        documents: t.Iterator[t.Any],
         query: dict[str, t.Any],
-        position_of: t.Callable[[dict[str, t.Any]], tuple[str, t.Any]],
+        kind: str,
+        value_of: t.Callable[[dict[str, t.Any]], t.Any],
     ) -> t.Iterator[dict[str, t.Any]]:
-        """Each document's record, its position pending until the SDK has written it; progress logged."""
+        """Each document's record, its position (`kind`, the value `value_of` reads) pending until
+        the SDK has written it; progress logged. From the read's second batch on, record
+        processes may have converted the documents already (see record_processes.py)."""
         progress = self._progress(query)
-        for document in documents:
-            self._pending_position = position_of(document)
-            record = self._to_record(document)
-            if record is not document:
-                # Emptied, not only let go of: the generators that read it hold it while they
-                # wait, and it is not needed beside its record while that is written.
-                document.clear()
-            del document
-            self._record_written = False
-            yield record
-            # The SDK's frames hold the record they wrote until the next one arrives, beside
-            # the next document and its record: with documents near 16 MB that was 75 MB more
-            # at the peak. Once written (not, say, handed to a batch file), nothing reads it.
-            if self._record_written:
-                record.clear()
-            del record
-            progress.advance()
+        self._converting = value_of
+        try:
+            for document in documents:
+                if type(document) is tuple:  # a record process's lines and position
+                    record: dict[str, t.Any] = EncodedRecord(*document)
+                    self._pending_position = (kind, record.position)
+                else:
+                    self._pending_position = (kind, value_of(document))
+                    record = self._to_record(document)
+                    if record is not document:
+                        # Emptied, not only let go of: the generators that read it hold it while they
+                        # wait, and it is not needed beside its record while that is written.
+                        document.clear()
+                del document
+                self._record_written = False
+                yield record
+                # The SDK's frames hold the record they wrote until the next one arrives, beside
+                # the next document and its record: with documents near 16 MB that was 75 MB more
+                # at the peak. Once written (not, say, handed to a batch file), nothing reads it.
+                if self._record_written:
+                    record.clear()
+                del record
+                progress.advance()
+        finally:
+            self._converting = None
+            for processes in self._processes:
+                processes.close()
+            self._processes.clear()
         progress.finish()
+
+    def _record_processes(self) -> RecordProcesses | None:
+        """The processes converting this read's batches, forked on first need and after a schema change."""
+        if self._converting is None:
+            return None
+        if self._processes and not self._processes[-1].retired:
+            return self._processes[-1]
+        count = self._record_process_count()
+        if not count:
+            return None
+        convert = batch_converter(
+            self.collection.codec_options, self.declared.encode_if_fits, self._lines_of, self._converting
+        )
+        processes = RecordProcesses(count, convert, self.name)
+        self._processes.append(processes)
+        return processes
+
+    def _record_process_count(self) -> int:
+        """How many record processes this read uses: none where a record is more than its line.
+
+        Not for shaped streams (their records also write child rows), envelope mode, stream
+        maps (an expression may draw random values, which forked processes would repeat), nor
+        where the records go to the caller of `get_records` rather than out as lines.
+        """
+        configured = self.config.get("record_processes")
+        count = default_count() if configured is None else int(configured)
+        if not count or not can_fork() or not self._writing_records or self._envelope:
+            return 0
+        if self.declared.shape is not None or self.config.get("stream_maps") or self._selected_children():
+            return 0
+        return count
+
+    def _lines_of(self, record: dict[str, t.Any]) -> bytes:
+        """The RECORD line the stream writes for a record (none if deselection leaves no message)."""
+        format_message = self._mongo_tap.message_writer.format_message
+        return b"".join(format_message(message) for message in self._generate_record_messages(record))
 
     def _start_incremental_read(self) -> tuple[t.Iterator[dict[str, t.Any]], dict[str, t.Any]]:
         """The documents to read, in key order, and their query; read lazily, as the full-table read's."""
@@ -642,7 +734,7 @@ class CollectionStream(Stream):
 
         def documents() -> t.Iterator[dict[str, t.Any]]:
             for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
-                position["value"] = value_at_path(document, key)
+                position["value"] = position_in_read(document, lambda document: value_at_path(document, key))
                 yield document
 
         return documents(), query

@@ -27,6 +27,7 @@ from tap_mongodb.log_session import FAIL, RESYNC, LogSession, LogSource
 from tap_mongodb.log_sources import ChangeStreamSource, OplogSource
 from tap_mongodb.log_start import parse_start_time
 from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS
+from tap_mongodb.record_processes import MAX_PROCESSES
 from tap_mongodb.record_shaping import shaping_requested
 from tap_mongodb.run_summary import RunSummary
 from tap_mongodb.schema_drift import AUTO, POLICIES
@@ -330,6 +331,17 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             description=(
                 "Documents per cursor batch; bounds the tap's memory, which holds up to three batches. "
                 "0: the server's own batches, up to 16 MB each."
+            ),
+        ),
+        th.Property(
+            "record_processes",
+            th.IntegerType(minimum=0),
+            description=(
+                "Processes forked beside the tap's own that convert the batches of FULL_TABLE and INCREMENTAL "
+                "reads (and LOG_BASED initial syncs) into RECORD lines, in order. Default: the CPUs the tap may "
+                f"run on, at most {MAX_PROCESSES} (none on one CPU, or outside Linux). 0: convert in the tap's "
+                "process. Streams shaped into columns (flattening, de-nesting, safe column names, max_columns), with "
+                "stream maps, or in envelope mode always are."
             ),
         ),
     ).to_dict()

@@ -64,12 +64,13 @@ def test_connections_cut_mid_cursor_are_retried_resuming_after_the_last_id(
     # Each fault resets the connection carrying the tap's next read, whenever the tap sends it:
     # the tap reads a batch ahead, so a cut of whatever is open at record N could land between
     # two reads and hit nothing. At 250 the reopened read fails too, twice, which is once more
-    # than the driver's own read retry absorbs; at 2985 a read is still to come (3000 documents
-    # in batches of 5, at most three batches fetched ahead).
+    # than the driver's own read retry absorbs; at 2950 a read is still to come (3000 documents
+    # in batches of 5; with two record processes, at most six batches are fetched ahead: two
+    # with each process, one waiting for them, one being received).
     faults = {
         250: (("getMore", 1), ("find", 2)),
         1400: (("getMore", 1),),
-        2985: (("getMore", 1),),
+        2950: (("getMore", 1),),
     }
 
     def cut(written: int) -> None:
@@ -77,7 +78,7 @@ def test_connections_cut_mid_cursor_are_retried_resuming_after_the_last_id(
             proxy.lose_replies([command], replies)
 
     with caplog.at_level(logging.WARNING):
-        messages = run_tap(_config(proxy, max_retries=3), after_record=cut)
+        messages = run_tap(_config(proxy, max_retries=3, record_processes=2), after_record=cut)
     ids = [record["_id"] for record in records(messages)]
     assert ids == list(range(DOCUMENTS))  # nothing lost, nothing sent twice, in order
     assert proxy.replies_lost == 5

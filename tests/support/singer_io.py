@@ -62,32 +62,50 @@ def run_tap(
 
 
 def _interrupt_after(tap: TapMongoDB, limit: int) -> None:
-    writer = tap.message_writer
-    original = writer.write_message
     written = {"records": 0}
 
-    def write_message(message: t.Any) -> None:
-        if message.type == "RECORD":
-            if written["records"] >= limit:
-                raise SimulatedKillError
-            written["records"] += 1
-        original(message)
+    def before_record() -> None:
+        if written["records"] >= limit:
+            raise SimulatedKillError
+        written["records"] += 1
 
-    writer.write_message = write_message  # type: ignore[method-assign]
+    _around_records(tap, before=before_record)
 
 
 def _call_after_each_record(tap: TapMongoDB, callback: t.Callable[[int], None]) -> None:
-    writer = tap.message_writer
-    original = writer.write_message
     written = {"records": 0}
 
-    def write_message(message: t.Any) -> None:
-        original(message)
-        if message.type == "RECORD":
-            written["records"] += 1
-            callback(written["records"])
+    def after_record() -> None:
+        written["records"] += 1
+        callback(written["records"])
 
-    writer.write_message = write_message  # type: ignore[method-assign]
+    _around_records(tap, after=after_record)
+
+
+def _around_records(
+    tap: TapMongoDB, *, before: t.Callable[[], None] | None = None, after: t.Callable[[], None] | None = None
+) -> None:
+    """`before`/`after` each RECORD line the tap writes: its own messages, and the lines record processes made."""
+    writer = tap.message_writer
+    write_message, write_record_lines = writer.write_message, writer.write_record_lines
+
+    def each_message(message: t.Any) -> None:
+        if message.type == "RECORD" and before is not None:
+            before()
+        write_message(message)
+        if message.type == "RECORD" and after is not None:
+            after()
+
+    def each_line(stream: str, lines: bytes) -> None:
+        for line in lines.splitlines(keepends=True):
+            if before is not None:
+                before()
+            write_record_lines(stream, line)
+            if after is not None:
+                after()
+
+    writer.write_message = each_message  # type: ignore[method-assign]
+    writer.write_record_lines = each_line  # type: ignore[method-assign]
 
 
 def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -539,7 +539,7 @@ def target_section(uri: str, workdir: Path, count: int) -> list[str]:
 
 def rss_section(uri: str, workdir: Path, small: int) -> list[str]:
     client = pymongo.MongoClient(uri)
-    lines = [f"peak RSS (VmHWM of the process), medium documents, N = {small}"]
+    lines = [f"peak RSS (VmHWM of the largest process: the command or a record process), medium documents, N = {small}"]
     tap_mb, target_mb = [], []
     for count in (small, small * 10):
         database = f"bench_rss_{count}"

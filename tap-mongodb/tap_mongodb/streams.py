@@ -133,6 +133,7 @@ class CollectionStream(Stream):
         self._converting: t.Callable[[dict[str, t.Any]], t.Any] | None = None
         self._processes: list[RecordProcesses] = []  # this read's, the newest last
         self._writing_records = False  # the SDK writes the records get_records yields (see _sync_records)
+        self._processes_refused = False  # the system refused to start record processes for this read
         if tap.config.get("state_interval_records"):
             self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
@@ -644,7 +645,7 @@ class CollectionStream(Stream):
         the SDK has written it; progress logged. From the read's second batch on, record
         processes may have converted the documents already (see record_processes.py)."""
         progress = self._progress(query)
-        self._converting = value_of
+        self._converting, self._processes_refused = value_of, False
         try:
             for document in documents:
                 if type(document) is tuple:  # a record process's lines and position
@@ -686,7 +687,16 @@ class CollectionStream(Stream):
         convert = batch_converter(
             self.collection.codec_options, self.declared.encode_if_fits, self._lines_of, self._converting
         )
-        processes = RecordProcesses(count, convert, self.name)
+        try:
+            processes = RecordProcesses(count, convert, self.name)
+        except OSError as error:  # out of processes or memory: slower, not wrong
+            self._processes_refused = True
+            self.logger.warning(
+                "stream %r: could not start record processes (%s); converting in the tap's own process",
+                self.name,
+                error,
+            )
+            return None
         self._processes.append(processes)
         return processes
 
@@ -699,14 +709,14 @@ class CollectionStream(Stream):
         """
         configured = self.config.get("record_processes")
         count = default_count() if configured is None else int(configured)
-        if not count or not can_fork() or not self._writing_records or self._envelope:
+        if not count or not can_fork() or not self._writing_records or self._processes_refused or self._envelope:
             return 0
         if self.declared.shape is not None or self.config.get("stream_maps") or self._selected_children():
             return 0
         return count
 
     def _lines_of(self, record: dict[str, t.Any]) -> bytes:
-        """The RECORD line the stream writes for a record (none if deselection leaves no message)."""
+        """What `_write_record_message` would write for the record: its RECORD line."""
         format_message = self._mongo_tap.message_writer.format_message
         return b"".join(format_message(message) for message in self._generate_record_messages(record))
 
@@ -732,9 +742,12 @@ class CollectionStream(Stream):
                 return f"stream {self.name!r}, incremental read from the start"
             return f"stream {self.name!r}, incremental read from {key} = {shown!r}"
 
+        def key_of(document: dict[str, t.Any]) -> t.Any:
+            return value_at_path(document, key)
+
         def documents() -> t.Iterator[dict[str, t.Any]]:
             for document in iterate_with_retries(open_cursor, self._retry_policy, describe, self.logger):
-                position["value"] = position_in_read(document, lambda document: value_at_path(document, key))
+                position["value"] = position_in_read(document, key_of)
                 yield document
 
         return documents(), query

@@ -139,6 +139,22 @@ def test_streams_with_stream_maps_are_converted_by_the_tap_itself(
     assert [(row["n"], row["label"]) for row in rows] == [(n, f"n={n}") for n in range(100)]
 
 
+def test_a_system_that_refuses_to_fork_gets_the_same_records_from_the_tap_alone(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    deployment.database("shop").things.insert_many([{"_id": n, "n": n} for n in range(200)])
+
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(record_processes.os, "fork", refuse)
+    rows = records(run_tap(deployment.config(cursor_batch_size=BATCH, record_processes=2)))
+    assert [row["_id"] for row in rows] == list(range(200))
+    refusals = [r.getMessage() for r in caplog.records if "could not start record processes" in r.getMessage()]
+    assert len(refusals) == 1  # asked once per read, not at every batch
+    assert "Resource temporarily unavailable" in refusals[0]
+
+
 class _ConversionFailedError(RuntimeError):
     pass
 

@@ -107,6 +107,19 @@ def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str
         yield document
 
 
+def _documents_of(item: t.Any, codec_options: CodecOptions) -> t.Iterator[t.Any]:
+    """What comes of one waiting item: a batch's documents, a pool's converted batch, or a failure raised."""
+    if isinstance(item, _Failure):
+        raise item.error
+    if isinstance(item, RecordProcesses):
+        for converted in item.take():
+            yield bson.decode(converted, codec_options) if type(converted) is bytes else converted
+        return
+    documents = _documents(item, codec_options)
+    del item
+    yield from documents
+
+
 def read_ahead(
     batches: t.Iterator[bytes],
     codec_options: CodecOptions,
@@ -125,16 +138,23 @@ def read_ahead(
     fetcher = threading.Thread(target=_fetch, args=(batches, handover, stop), name="cursor-read-ahead", daemon=True)
     fetcher.start()
     # What comes next, in order: a batch to decode here, a pool holding a batch, or the end.
+    # Batches are fetched ahead only into processes: never past a batch decoded here, after
+    # which `pool` is None until `waiting` is empty.
     waiting: collections.deque[t.Any] = collections.deque()
     received, ended = 0, False
+    pool: RecordProcesses | None = None
     try:
         while True:
-            pool = processes() if processes is not None and received else None
+            if pool is not None and processes is not None:
+                pool = processes()  # the same, new ones after a schema change, or none for now
             while not ended and (not waiting or (pool is not None and pool.has_room)):
                 batch = handover.get()
                 received += 1
                 ended = batch is _END or isinstance(batch, _Failure)
-                if ended or pool is None or len(batch) > POOLED_BATCH_BYTES:
+                # A read of one batch starts no process: only a second batch, in hand, asks for them.
+                pooled = not ended and received > 1 and 0 < len(batch) <= POOLED_BATCH_BYTES
+                pool = processes() if pooled and processes is not None else None
+                if pool is None:
                     waiting.append(batch)
                     break
                 pool.submit(batch)
@@ -143,15 +163,9 @@ def read_ahead(
             item = waiting.popleft()
             if item is _END:
                 return
-            if isinstance(item, _Failure):
-                raise item.error
-            if not isinstance(item, RecordProcesses):
-                documents = _documents(item, codec_options)
-                del item  # the generator alone holds it, and lets go of it before its last document
-                yield from documents
-                continue
-            for converted in item.take():
-                yield bson.decode(converted, codec_options) if type(converted) is bytes else converted
+            documents = _documents_of(item, codec_options)
+            del item  # the generator alone holds it, and lets go of a batch before its last document
+            yield from documents
     finally:
         for item in waiting:  # a read given up: what its processes still hold is never taken
             if isinstance(item, RecordProcesses):

@@ -25,6 +25,7 @@ import collections
 import contextlib
 import gc
 import io
+import math
 import os
 import pickle
 import queue
@@ -32,16 +33,22 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import typing as t
+import warnings
 from multiprocessing import Pipe
+from pathlib import Path
 
 if t.TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 DEPTH = 2  # batches in flight per worker: one being converted, one waiting
 MAX_PROCESSES = 4
+MAX_POOLS_PER_READ = 8  # pools forked for one read (a new one after each schema change)
 _EXIT_WAIT_SECONDS = 2.0
-_STOP = b""  # what the receiving thread hands on once the tap closes the socket (a batch is never empty)
+_LIVENESS_SECONDS = 1.0  # how often the tap, waiting for a result, checks that its worker lives
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_STOP = None  # what the receiving thread hands on once it ends
 _KEPT: list[t.Any] = []  # in a worker: the tap's stdout object, never flushed there
 
 
@@ -61,15 +68,41 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def default_count() -> int:
-    """The CPUs this process may run on, at most `MAX_PROCESSES`; 0 where there is one, or no fork."""
+def default_count(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use, at most `MAX_PROCESSES`; 0 where that is one, or no fork.
+
+    Both limits count: the CPUs it may run on, and a container's CPU quota (cgroup v2
+    `cpu.max`, v1 `cpu.cfs_quota_us`), which a container on a large host often has alone.
+    """
     if not can_fork():
         return 0
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
+    quota = _cgroup_cpus(cgroup)
+    if quota is not None:
+        cpus = min(cpus, quota)
     return 0 if cpus < 2 else min(cpus, MAX_PROCESSES)
+
+
+def _cgroup_cpus(root: Path) -> int | None:
+    """Whole CPUs of the process's CPU quota, rounded up; None without one."""
+    try:
+        fields = (root / "cpu.max").read_text().split()
+        quota, period = fields[0], fields[1]
+    except (OSError, IndexError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in {"max", "-1"}:
+        return None
+    try:
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 class _Worker:
@@ -101,18 +134,17 @@ class RecordProcesses:
 
     def _fork(self, convert: t.Callable[[bytes], t.Any]) -> _Worker:
         ours, theirs = Pipe(duplex=True)
-        pid = os.fork()
-        if pid == 0:  # the worker: never returns
-            status = 1
-            try:
-                # Objects copied from the tap are never collected here: a finalizer of the tap's
-                # garbage (a client, a cursor) must not run in a worker.
-                gc.freeze()
-                _keep_only_descriptors(theirs.fileno())
-                _serve(theirs, convert)
-                status = 0
-            finally:
-                os._exit(status)
+        # No interrupt reaches the new worker before it has its own handlers: the tap's SIGTERM
+        # handler writes STATE to the tap's output.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads: see _serve
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                _worker_main(theirs, convert)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         theirs.close()
         return _Worker(pid, ours)
 
@@ -141,6 +173,9 @@ class RecordProcesses:
             raise RecordProcessError(msg)
         worker = self._order.popleft()
         try:
+            while not worker.connection.poll(_LIVENESS_SECONDS):
+                if _has_exited(worker):  # its result will never come
+                    raise EOFError
             result = worker.connection.recv()
         except (EOFError, OSError) as error:
             raise self._ended(worker) from error
@@ -188,15 +223,20 @@ class RecordProcesses:
         )
 
 
+def _has_exited(worker: _Worker) -> bool:
+    if worker.exited:
+        return True
+    try:
+        pid, status = os.waitpid(worker.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped by someone else
+        pid, status = worker.pid, 0
+    if pid:
+        worker.exited, worker.status = True, status
+    return worker.exited
+
+
 def _reap(worker: _Worker, deadline: float) -> None:
-    while not worker.exited:
-        try:
-            pid, status = os.waitpid(worker.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped by someone else
-            pid, status = worker.pid, 0
-        if pid:
-            worker.exited, worker.status = True, status
-            return
+    while not _has_exited(worker):
         if time.monotonic() >= deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
@@ -234,21 +274,44 @@ def _portable(error: BaseException) -> BaseException:
     return error
 
 
+def _worker_main(connection: Connection, convert: t.Callable[[bytes], t.Any]) -> t.NoReturn:
+    """A new worker, from its first instruction to its exit, which never returns to the tap's code."""
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tap handles an interrupt and stops us
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the tap's handler, which writes STATE
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        # Objects copied from the tap are never collected here: a finalizer of the tap's
+        # garbage (a client, a cursor) must not run in a worker.
+        gc.freeze()
+        _keep_only_descriptors(connection.fileno())
+        _serve(connection, convert)
+        status = 0
+    except BaseException:  # said on stderr; the tap reports the exit status
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
 def _serve(connection: Connection, convert: t.Callable[[bytes], t.Any]) -> None:
-    """A worker's life: convert each batch received, send back its result, until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tap handles an interrupt and stops us
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the tap's handler, which writes STATE
-    batches: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    """A worker's life: convert each batch received, send back its result, until told to stop.
+
+    It runs only its own code and the conversion's (pure Python, bson, orjson): no lock the
+    tap's other threads may have held when it was forked (the driver's, logging's) is taken.
+    """
+    batches: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
 
     def receive() -> None:
         try:
             while True:
                 batches.put(connection.recv_bytes())
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # the tap closed the socket
+            pass
+        finally:  # whatever ended it (the tap, or no memory for a batch), the worker ends too
             batches.put(_STOP)
 
     threading.Thread(target=receive, name="record-process-input", daemon=True).start()
-    while (batch := batches.get()) != _STOP:
+    while (batch := batches.get()) is not _STOP:
         try:
             result = convert(batch)
         except BaseException as error:  # handed back to be raised where the tap reads the batch

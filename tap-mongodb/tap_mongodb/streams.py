@@ -35,7 +35,7 @@ from tap_mongodb.log_changes import Change, ChangeKind, deleted_at
 from tap_mongodb.log_metrics import initial_sync_counter
 from tap_mongodb.queries import after_filter, before_bracket_filter
 from tap_mongodb.read_ahead import DEFAULT_BATCH_DOCUMENTS, read_ahead
-from tap_mongodb.record_processes import RecordProcesses, can_fork, default_count
+from tap_mongodb.record_processes import MAX_POOLS_PER_READ, RecordProcesses, can_fork, default_count
 from tap_mongodb.replication_key_schema import is_datetime_key, schema_at_path
 from tap_mongodb.schema_sampling import ENVELOPE, sampled_schema, schema_of_head
 from tap_mongodb.sync_progress import StreamProgress, Total, estimate_total
@@ -679,8 +679,14 @@ class CollectionStream(Stream):
         """The processes converting this read's batches, forked on first need and after a schema change."""
         if self._converting is None:
             return None
-        if self._processes and not self._processes[-1].retired:
-            return self._processes[-1]
+        if self._processes:
+            newest = self._processes[-1]
+            if not newest.retired:
+                return newest
+            if newest.outstanding or len(self._processes) >= MAX_POOLS_PER_READ:
+                # Not before the old schema's processes are done (at most `count` at once); and a
+                # schema that keeps widening is converted here rather than forked for again and again.
+                return None
         count = self._record_process_count()
         if not count:
             return None

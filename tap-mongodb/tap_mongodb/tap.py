@@ -329,8 +329,8 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             th.IntegerType(minimum=0),
             default=DEFAULT_BATCH_DOCUMENTS,
             description=(
-                "Documents per cursor batch; bounds the tap's memory, which holds up to three batches. "
-                "0: the server's own batches, up to 16 MB each."
+                "Documents per cursor batch; bounds the tap's memory, which holds up to three batches "
+                "(and each record process two more). 0: the server's own batches, up to 16 MB each."
             ),
         ),
         th.Property(
@@ -339,9 +339,9 @@ class TapMongoDB(ValidatesSettingsInOneLine, Tap):
             description=(
                 "Processes forked beside the tap's own that convert the batches of FULL_TABLE and INCREMENTAL "
                 "reads (and LOG_BASED initial syncs) into RECORD lines, in order. Default: the CPUs the tap may "
-                f"run on, at most {MAX_PROCESSES} (none on one CPU, or outside Linux). 0: convert in the tap's "
-                "process. Streams shaped into columns (flattening, de-nesting, safe column names, max_columns), with "
-                "stream maps, or in envelope mode always are."
+                f"use (its CPU affinity and container CPU quota), at most {MAX_PROCESSES} (none with one CPU, or "
+                "outside Linux). 0: convert in the tap's process. Streams shaped into columns (flattening, "
+                "de-nesting, safe column names, max_columns), with stream maps, or in envelope mode always are."
             ),
         ),
     ).to_dict()

@@ -9,7 +9,9 @@ import bson
 import pytest
 from bson.codec_options import CodecOptions
 
-from tap_mongodb.read_ahead import read_ahead
+from tap_mongodb import read_ahead as read_ahead_module
+from tap_mongodb.read_ahead import raw_documents, read_ahead
+from tap_mongodb.record_processes import RecordProcesses, can_fork
 
 OPTIONS = CodecOptions(tz_aware=True)
 
@@ -26,11 +28,13 @@ class _Cursor:
         self._batches = iter(batches)
         self._failure = failure
         self.closed = threading.Event()
+        self.taken = 0
 
     def __iter__(self) -> t.Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
+        self.taken += 1
         batch = next(self._batches, None)
         if batch is None:
             if self._failure is not None:
@@ -68,3 +72,51 @@ def test_stopping_early_stops_the_thread_and_closes_the_cursor() -> None:
 def test_top_level_ref_and_id_stay_a_plain_document_in_stored_order() -> None:
     cursor = _Cursor([bson.encode({"$ref": "x", "$id": 1, "a": 2})])
     assert list(next(read_ahead(cursor, OPTIONS))) == ["$ref", "$id", "a"]
+
+
+def _converted(batch: bytes) -> list[t.Any]:
+    """A record process's answer: each document's (line, position), or its raw bytes to decode."""
+    out: list[t.Any] = []
+    for raw in raw_documents(batch):
+        document = bson.decode(raw)
+        out.append(bytes(raw) if document.get("misfit") else (f"line {document['n']}".encode(), document["n"]))
+    return out
+
+
+@pytest.mark.skipif(not can_fork(), reason="record processes fork: Linux only")
+def test_with_record_processes_every_document_comes_in_order_and_misfits_decoded_here() -> None:
+    documents = [{"n": n, "misfit": n % 7 == 0} for n in range(40)]
+    batches = [b"".join(bson.encode(d) for d in documents[i : i + 4]) for i in range(0, 40, 4)]
+    processes = RecordProcesses(2, _converted, "db-things")
+    try:
+        out = list(read_ahead(_Cursor([*batches[:5], b"", *batches[5:]]), OPTIONS, lambda: processes))
+    finally:
+        processes.close()
+    assert [_n(item) for item in out] == list(range(40))
+    assert [type(item).__name__ for item in out[:4]] == ["dict"] * 4  # the first batch: decoded here
+    assert all(isinstance(item, dict) for item in out if _n(item) % 7 == 0)  # misfits: decoded here
+    assert sum(isinstance(item, tuple) for item in out) > 20
+
+
+def _n(item: t.Any) -> int:
+    return int(item["n"]) if isinstance(item, dict) else int(item[1])
+
+
+@pytest.mark.skipif(not can_fork(), reason="record processes fork: Linux only")
+def test_nothing_is_fetched_ahead_of_a_batch_too_large_for_the_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch the tap converts itself (documents near 16 MB) is not joined by more of them."""
+    monkeypatch.setattr(read_ahead_module, "POOLED_BATCH_BYTES", 200)
+    small = [b"".join(bson.encode({"n": n, "big": False}) for _ in range(2)) for n in range(5)]
+    large = [bson.encode({"n": n, "big": True, "pad": "x" * 300}) for n in range(5, 11)]
+    cursor = _Cursor([*small, *large])
+    processes = RecordProcesses(2, _converted, "db-things")
+    try:
+        for item in read_ahead(cursor, OPTIONS, lambda: processes):
+            if isinstance(item, dict) and item["big"]:
+                # Read so far: 5 small batches and this one; one more waits in the hand-over
+                # queue and one is being received. Fetching on while the processes have room
+                # would hold several large batches at once.
+                assert cursor.taken <= 8
+                break
+    finally:
+        processes.close()

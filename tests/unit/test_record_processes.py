@@ -8,6 +8,7 @@ import socket
 import sys
 import time
 import typing as t
+from pathlib import Path
 
 import pytest
 
@@ -226,10 +227,31 @@ def test_the_default_count_follows_the_cpus_the_tap_may_use(
     monkeypatch: pytest.MonkeyPatch, cpus: set[int], expected: int
 ) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cpus)
-    assert record_processes.default_count() == expected
+    assert record_processes.default_count(Path("/nonexistent")) == expected
 
 
 def test_no_record_processes_where_fork_is_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "darwin")
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
     assert record_processes.default_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs of quota: two processes
+        ({"cpu.max": "100000 100000\n"}, 0),  # one CPU: none
+        ({"cpu.max": "max 100000\n"}, 4),  # no quota: the affinity decides
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),
+        ({}, 4),  # no cgroup files
+    ],
+)
+def test_the_default_count_follows_a_containers_cpu_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, files: dict[str, str], expected: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)))
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert record_processes.default_count(tmp_path) == expected

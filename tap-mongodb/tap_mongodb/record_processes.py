@@ -16,7 +16,8 @@ memory held for batches in flight.
 A worker's failure (an exception converting a batch) is raised in the tap where that batch's
 documents would have been read, as the same exception; a worker that dies (killed by the
 system) is an error naming its process. Workers never write to the tap's output: their
-standard output goes to /dev/null before anything else runs in them.
+standard output goes to /dev/null before any conversion runs in them, and they keep no
+descriptor of the tap's but their own socket.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class CollectionStream(Stream):
         self._converting: t.Callable[[dict[str, t.Any]], t.Any] | None = None
         self._processes: list[RecordProcesses] = []  # this read's, the newest last
         self._writing_records = False  # the SDK writes the records get_records yields (see _sync_records)
-        self._processes_refused = False  # the system refused to start record processes for this read
+        self._process_count = 0  # record processes for the read `_records` runs (0: none, or refused)
         if tap.config.get("state_interval_records"):
             self.STATE_MSG_FREQUENCY = int(tap.config["state_interval_records"])
 
@@ -645,7 +645,9 @@ class CollectionStream(Stream):
         the SDK has written it; progress logged. From the read's second batch on, record
         processes may have converted the documents already (see record_processes.py)."""
         progress = self._progress(query)
-        self._converting, self._processes_refused = value_of, False
+        # Decided once per read: the settings and the stream's shape do not change within it, and
+        # the default reads the CPU affinity and the cgroup's quota files.
+        self._converting, self._process_count = value_of, self._record_process_count()
         try:
             for document in documents:
                 if type(document) is tuple:  # a record process's lines and position
@@ -669,7 +671,7 @@ class CollectionStream(Stream):
                 del record
                 progress.advance()
         finally:
-            self._converting = None
+            self._converting, self._process_count = None, 0
             for processes in self._processes:
                 processes.close()
             self._processes.clear()
@@ -677,7 +679,7 @@ class CollectionStream(Stream):
 
     def _record_processes(self) -> RecordProcesses | None:
         """The processes converting this read's batches, forked on first need and after a schema change."""
-        if self._converting is None:
+        if self._converting is None or not self._process_count:
             return None
         if self._processes:
             newest = self._processes[-1]
@@ -687,16 +689,13 @@ class CollectionStream(Stream):
                 # Not before the old schema's processes are done (at most `count` at once); and a
                 # schema that keeps widening is converted here rather than forked for again and again.
                 return None
-        count = self._record_process_count()
-        if not count:
-            return None
         convert = batch_converter(
             self.collection.codec_options, self.declared.encode_if_fits, self._lines_of, self._converting
         )
         try:
-            processes = RecordProcesses(count, convert, self.name)
+            processes = RecordProcesses(self._process_count, convert, self.name)
         except OSError as error:  # out of processes or memory: slower, not wrong
-            self._processes_refused = True
+            self._process_count = 0  # for the rest of this read
             self.logger.warning(
                 "stream %r: could not start record processes (%s); converting in the tap's own process",
                 self.name,
@@ -715,7 +714,7 @@ class CollectionStream(Stream):
         """
         configured = self.config.get("record_processes")
         count = default_count() if configured is None else int(configured)
-        if not count or not can_fork() or not self._writing_records or self._processes_refused or self._envelope:
+        if not count or not can_fork() or not self._writing_records or self._envelope:
             return 0
         if self.declared.shape is not None or self.config.get("stream_maps") or self._selected_children():
             return 0

@@ -17,7 +17,8 @@ A worker's failure (an exception converting a batch) is raised in the tap where 
 documents would have been read, as the same exception; a worker that dies (killed by the
 system) is an error naming its process. Workers never write to the tap's output: their
 standard output goes to /dev/null before any conversion runs in them, and they keep no
-descriptor of the tap's but their own socket.
+descriptor of the tap's but their own socket. They write their error messages through a
+standard error object of their own, which no thread of the tap's can have left locked.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import collections
 import contextlib
 import gc
 import io
+import logging
 import math
 import os
 import pickle
@@ -272,6 +274,31 @@ def _keep_only_descriptors(connection: int) -> None:
                 os.close(descriptor)
 
 
+def _own_error_output() -> None:
+    """In a new worker: a standard error object of its own, on the same descriptor.
+
+    The inherited object may be locked for good: a thread of the tap's that was writing to it
+    (a log line) when the tap forked holds its buffer's lock, and that thread exists in the
+    tap only. The worker would hang at its first message, and the tap with it, since a live
+    worker is waited for. Logging handlers writing to the inherited object write to the new
+    one (their own locks are renewed by `logging` at fork).
+    """
+    inherited = sys.stderr
+    try:
+        descriptor = io.FileIO(2, "w", closefd=False)
+    except OSError:  # the tap runs without standard error: nothing to write to anyway
+        return
+    _KEPT.append(inherited)
+    encoding = getattr(inherited, "encoding", None) or "utf-8"
+    own = io.TextIOWrapper(descriptor, encoding=encoding, errors="backslashreplace", line_buffering=True)
+    sys.stderr = own
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", ()):  # placeholders have none
+            stream = getattr(handler, "stream", None)
+            if stream is inherited or stream is sys.__stderr__:
+                handler.stream = own
+
+
 def _portable(error: BaseException) -> BaseException:
     """The exception itself if the tap can rebuild it from its pickle, else one that says what it was."""
     try:
@@ -292,6 +319,7 @@ def _worker_main(connection: Connection, convert: t.Callable[[bytes], t.Any]) ->
         # garbage (a client, a cursor) must not run in a worker.
         gc.freeze()
         sys.setswitchinterval(_WORKER_SWITCH_SECONDS)
+        _own_error_output()
         _keep_only_descriptors(connection.fileno())
         _serve(connection, convert)
         status = 0

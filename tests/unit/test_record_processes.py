@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -217,6 +220,57 @@ def test_workers_never_write_to_the_taps_output(capfd: pytest.CaptureFixture[str
     out = capfd.readouterr().out
     assert "must not write" not in out
     assert "nor this" not in out
+
+
+class _LockedInChildren(io.TextIOBase):
+    """Standard error as a fork may leave it: its lock held by a thread of the parent's that the
+    child does not have, so any write or flush in the child waits forever."""
+
+    def __init__(self) -> None:
+        self._parent = os.getpid()
+        self._held = threading.Lock()
+        self._held.acquire()
+
+    def write(self, text: str) -> int:
+        if os.getpid() != self._parent:
+            self._held.acquire()
+        return len(text)
+
+    def flush(self) -> None:
+        if os.getpid() != self._parent:
+            self._held.acquire()
+
+
+def _failing_serve(*_args: t.Any) -> None:
+    logging.getLogger("tap_mongodb.test_worker").warning("a worker's warning")
+    msg = "the worker failed outside any conversion"
+    raise RuntimeError(msg)
+
+
+def test_a_worker_reports_its_failure_even_if_it_inherited_a_locked_error_output(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    locked = _LockedInChildren()
+    handler = logging.StreamHandler(locked)
+    logger = logging.getLogger("tap_mongodb.test_worker")
+    logger.addHandler(handler)
+    monkeypatch.setattr(sys, "stderr", locked)
+    monkeypatch.setattr(record_processes, "_serve", _failing_serve)
+    try:
+        processes = RecordProcesses(1, _tagged, "db-things")
+    finally:
+        logger.removeHandler(handler)
+    worker = processes._workers[0]
+    deadline = time.monotonic() + 60  # it ends at once; a worker stuck on the lock never does
+    while not record_processes._has_exited(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    exited = worker.exited
+    processes.close()
+    assert exited
+    assert os.waitstatus_to_exitcode(worker.status) == 1
+    err = capfd.readouterr().err
+    assert "a worker's warning" in err
+    assert "RuntimeError: the worker failed outside any conversion" in err
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ _STOP = None  # what the receiving thread hands on once it ends
 # meanwhile, and 0.16-0.23 s at this interval. The converting thread loses nothing: it is only
 # asked to switch while a batch is being received.
 _WORKER_SWITCH_SECONDS = 0.0005
-_KEPT: list[t.Any] = []  # in a worker: the tap's stdout object, never flushed there
+_KEPT: list[t.Any] = []  # in a worker: the tap's stdout and stderr objects, never flushed there
 
 
 class RecordProcessError(RuntimeError):

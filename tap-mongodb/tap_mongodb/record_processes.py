@@ -296,7 +296,8 @@ def _own_error_output() -> None:
         for handler in getattr(logger, "handlers", ()):  # placeholders have none
             stream = getattr(handler, "stream", None)
             if stream is inherited or stream is sys.__stderr__:
-                handler.stream = own
+                with contextlib.suppress(AttributeError):  # a handler whose stream cannot be set
+                    handler.stream = own
 
 
 def _portable(error: BaseException) -> BaseException:

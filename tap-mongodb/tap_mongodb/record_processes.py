@@ -279,9 +279,10 @@ def _own_error_output() -> None:
 
     The inherited object may be locked for good: a thread of the tap's that was writing to it
     (a log line) when the tap forked holds its buffer's lock, and that thread exists in the
-    tap only. The worker would hang at its first message, and the tap with it, since a live
-    worker is waited for. Logging handlers writing to the inherited object write to the new
-    one (their own locks are renewed by `logging` at fork).
+    tap only (CPython keeps that lock across fork: python/cpython#84579). The worker would
+    hang at its first message, and the tap with it, since a live worker is waited for.
+    Logging handlers writing to the inherited object write to the new one (their own locks
+    are renewed by `logging` at fork).
     """
     inherited = sys.stderr
     try:

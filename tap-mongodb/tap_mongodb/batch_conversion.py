@@ -14,7 +14,7 @@ import typing as t
 
 import bson
 
-from tap_mongodb.read_ahead import raw_documents
+from tap_mongodb.raw_documents import split_batch
 
 if t.TYPE_CHECKING:
     from bson.codec_options import CodecOptions
@@ -27,7 +27,8 @@ class EncodedRecord(dict):  # type: ignore[type-arg] - an empty record: the SDK'
     """A record a record process has already written as its RECORD line(s).
 
     It goes through the SDK's sync loop like any record (counted, limited, its position
-    bookmarked after it is written), and the stream writes `lines` as they are.
+    bookmarked after it is written), and the stream writes `lines` as they are. The tap makes
+    it (read_ahead.py) from the (lines, position) pair a process hands back.
     """
 
     __slots__ = ("lines", "position")
@@ -49,7 +50,7 @@ def batch_converter(
 
     def convert(batch: bytes) -> list[Converted]:
         converted: list[Converted] = []
-        for raw in raw_documents(batch):
+        for raw in split_batch(batch):
             document = decode(raw, codec_options)
             record = encode_if_fits(document)
             converted.append(bytes(raw) if record is None else (lines_of(record), position_of(document)))

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import collections
 import queue
-import struct
 import threading
 import typing as t
 
 import bson
 
+from tap_mongodb.batch_conversion import EncodedRecord
+from tap_mongodb.raw_documents import split_batch
 from tap_mongodb.record_processes import RecordProcesses
 
 if t.TYPE_CHECKING:
@@ -36,7 +37,6 @@ if t.TYPE_CHECKING:
 
 DEFAULT_BATCH_DOCUMENTS = 1000
 POOLED_BATCH_BYTES = 8 << 20
-_SIZE = struct.Struct("<i")  # a BSON document's first field: its length in bytes
 _END = object()
 _POLL_SECONDS = 0.2
 
@@ -69,28 +69,6 @@ def _fetch(batches: t.Iterator[bytes], handover: queue.Queue[t.Any], stop: threa
             close()
 
 
-def raw_documents(batch: bytes | memoryview) -> t.Iterator[memoryview]:
-    """Each document of a batch, as a view of its bytes (nothing copied).
-
-    Once the last document is handed out, only its view holds the batch: the reader frees
-    the batch by letting go of that view.
-    """
-    view = memoryview(batch)
-    del batch
-    size_at = _SIZE.unpack_from
-    start, end = 0, len(view)
-    while start < end:
-        (size,) = size_at(view, start)
-        stop = start + size
-        if stop >= end:
-            last = [view[start:stop]]
-            del view
-            yield last.pop()  # not kept in this frame while the reader works on it
-            return
-        yield view[start:stop]
-        start = stop
-
-
 def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str, t.Any]]:
     """Each document of a batch, decoded in place (`bson.decode_iter` copies each one first).
 
@@ -98,7 +76,7 @@ def _documents(batch: bytes, codec_options: CodecOptions) -> t.Iterator[dict[str
     batch is one document, and keeping its bytes beside the decoded document and its record
     cost 16 MB more at the peak.
     """
-    documents = raw_documents(batch)
+    documents = split_batch(batch)
     del batch
     decode = bson.decode
     for raw in documents:
@@ -113,7 +91,7 @@ def _documents_of(item: t.Any, codec_options: CodecOptions) -> t.Iterator[t.Any]
         raise item.error
     if isinstance(item, RecordProcesses):
         for converted in item.take():
-            yield bson.decode(converted, codec_options) if type(converted) is bytes else converted
+            yield bson.decode(converted, codec_options) if type(converted) is bytes else EncodedRecord(*converted)
         return
     documents = _documents(item, codec_options)
     del item

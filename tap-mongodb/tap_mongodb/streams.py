@@ -80,8 +80,8 @@ def _id_of(document: dict[str, t.Any]) -> t.Any:
 
 
 def position_in_read(item: t.Any, value_of: t.Callable[[dict[str, t.Any]], t.Any]) -> t.Any:
-    """The position of a document read, or of a record process's (lines, position) in its place."""
-    return item[1] if type(item) is tuple else value_of(item)
+    """The position of a document read, or of the record a record process made of it in its place."""
+    return item.position if type(item) is EncodedRecord else value_of(item)
 
 
 def discovered_metadata(stream: Stream, info: CollectionInfo, **fields: t.Any) -> singer.MetadataMapping:
@@ -650,9 +650,9 @@ class CollectionStream(Stream):
         self._converting, self._process_count = value_of, self._record_process_count()
         try:
             for document in documents:
-                if type(document) is tuple:  # a record process's lines and position
-                    record: dict[str, t.Any] = EncodedRecord(*document)
-                    self._pending_position = (kind, record.position)
+                if type(document) is EncodedRecord:  # converted by a record process
+                    record: dict[str, t.Any] = document
+                    self._pending_position = (kind, document.position)
                 else:
                     self._pending_position = (kind, value_of(document))
                     record = self._to_record(document)

@@ -16,7 +16,7 @@ import pytest
 
 from tap_mongodb import record_processes, streams
 from tap_mongodb.batch_conversion import batch_converter
-from tap_mongodb.read_ahead import raw_documents
+from tap_mongodb.raw_documents import split_batch
 from tests.support.bson_samples import every_type_document, storable_on_test_server
 from tests.support.singer_io import discover, last_state, records, run_tap, select_streams
 
@@ -195,7 +195,7 @@ def test_a_conversion_failure_in_a_process_stops_the_sync_where_its_batch_begins
         convert = batch_converter(*args)
 
         def failing(batch: bytes) -> t.Any:
-            if any(bson.decode(raw)["_id"] == 200 for raw in raw_documents(batch)):
+            if any(bson.decode(raw)["_id"] == 200 for raw in split_batch(batch)):
                 msg = "document 200 cannot be converted"
                 raise _ConversionFailedError(msg)
             return convert(batch)

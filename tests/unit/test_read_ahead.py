@@ -10,7 +10,9 @@ import pytest
 from bson.codec_options import CodecOptions
 
 from tap_mongodb import read_ahead as read_ahead_module
-from tap_mongodb.read_ahead import raw_documents, read_ahead
+from tap_mongodb.batch_conversion import EncodedRecord
+from tap_mongodb.raw_documents import split_batch
+from tap_mongodb.read_ahead import read_ahead
 from tap_mongodb.record_processes import RecordProcesses, can_fork
 
 OPTIONS = CodecOptions(tz_aware=True)
@@ -77,7 +79,7 @@ def test_top_level_ref_and_id_stay_a_plain_document_in_stored_order() -> None:
 def _converted(batch: bytes) -> list[t.Any]:
     """A record process's answer: each document's (line, position), or its raw bytes to decode."""
     out: list[t.Any] = []
-    for raw in raw_documents(batch):
+    for raw in split_batch(batch):
         document = bson.decode(raw)
         out.append(bytes(raw) if document.get("misfit") else (f"line {document['n']}".encode(), document["n"]))
     return out
@@ -94,12 +96,13 @@ def test_with_record_processes_every_document_comes_in_order_and_misfits_decoded
         processes.close()
     assert [_n(item) for item in out] == list(range(40))
     assert [type(item).__name__ for item in out[:4]] == ["dict"] * 4  # the first batch: decoded here
-    assert all(isinstance(item, dict) for item in out if _n(item) % 7 == 0)  # misfits: decoded here
-    assert sum(isinstance(item, tuple) for item in out) > 20
+    assert all(type(item) is dict for item in out if _n(item) % 7 == 0)  # misfits: decoded here
+    assert sum(type(item) is EncodedRecord for item in out) > 20
+    assert all(item.lines == f"line {item.position}".encode() for item in out if type(item) is EncodedRecord)
 
 
 def _n(item: t.Any) -> int:
-    return int(item["n"]) if isinstance(item, dict) else int(item[1])
+    return int(item.position) if type(item) is EncodedRecord else int(item["n"])
 
 
 @pytest.mark.skipif(not can_fork(), reason="record processes fork: Linux only")
@@ -112,7 +115,7 @@ def test_nothing_is_fetched_ahead_of_a_batch_too_large_for_the_processes(monkeyp
     processes = RecordProcesses(2, _converted, "db-things")
     try:
         for item in read_ahead(cursor, OPTIONS, lambda: processes):
-            if isinstance(item, dict) and item["big"]:
+            if type(item) is dict and item["big"]:
                 # Read so far: 5 small batches and this one; one more waits in the hand-over
                 # queue and one is being received. Fetching on while the processes have room
                 # would hold several large batches at once.
